@@ -76,8 +76,10 @@ class ConnectorOverride(StrictModel):
 class LocalEmulator(StrictModel):
     """The AWS emulator of the local environment (moto server on 127.0.0.1)."""
 
-    endpoint_file: str = Field(
-        ".reef/local/endpoints.json", description="written by 'main.py local up'"
+    endpoint: str = Field(
+        "http://127.0.0.1:4566",
+        pattern=r"^http://(127\.0\.0\.1|localhost):\d{2,5}$",
+        description="moto server's address; REEF_EMULATOR_ENDPOINT overrides it",
     )
 
 

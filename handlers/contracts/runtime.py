@@ -1,0 +1,56 @@
+"""What a deployed function is told: environment variable names and the runtime config document.
+
+Environment variables carry only names and ARNs (Lambda allows 4 KB of them). Everything
+else a function needs, the resolved spec above all, is in one JSON document that the
+connector stack writes to the staging bucket and that a function reads once per cold start.
+The local runtime passes the same variables and reads the same document.
+"""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.contracts.spec import ConnectorSpec
+
+RUNTIME_CONFIG_VERSION = 1
+
+# Environment variables of every Reef function.
+ENVIRONMENT = "REEF_ENVIRONMENT"
+CONNECTOR = "REEF_CONNECTOR"
+CONFIG_BUCKET = "REEF_CONFIG_BUCKET"
+CONFIG_KEY = "REEF_CONFIG_KEY"
+BOOKKEEPING_TABLE = "REEF_BOOKKEEPING_TABLE"
+STAGING_BUCKET = "REEF_STAGING_BUCKET"
+# Set where the function uses them; each names only its own connector's resources.
+EXTRACT_QUEUE_URL = "REEF_EXTRACT_QUEUE_URL"
+LOAD_QUEUE_URL = "REEF_LOAD_QUEUE_URL"
+SCHEDULED_TOPIC_ARN = "REEF_SCHEDULED_TOPIC_ARN"
+EXTRACTED_TOPIC_ARN = "REEF_EXTRACTED_TOPIC_ARN"
+LOADED_TOPIC_ARN = "REEF_LOADED_TOPIC_ARN"
+FAILED_TOPIC_ARN = "REEF_FAILED_TOPIC_ARN"
+SOURCE_SECRET_ARN = "REEF_SOURCE_SECRET_ARN"
+DESTINATION_SECRET_ARN = "REEF_DESTINATION_SECRET_ARN"
+REDSHIFT_COPY_ROLE_ARN = "REEF_REDSHIFT_COPY_ROLE_ARN"
+
+# Where the connector stack writes the runtime config document in the staging bucket.
+CONFIG_PREFIX = "reef-config"
+# Where extracted files go: <STAGING_PREFIX>/<connector>/<unit>/<timelabel>/<batch>/...
+STAGING_PREFIX = "batches"
+
+
+def config_key(connector: str) -> str:
+    """The staging bucket key of a connector's runtime config document."""
+    return f"{CONFIG_PREFIX}/{connector}.json"
+
+
+class RuntimeConfig(BaseModel):
+    """The resolved connector as its functions see it in one environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = RUNTIME_CONFIG_VERSION
+    environment: str
+    connector: ConnectorSpec
+    schedule: str = Field(description="the schedule in force here, after overrides")
+    function_timeout_seconds: int
+    staging_expiry_days: int
+    bookkeeping_ttl_days: int
+    redshift_slices: int

@@ -1,0 +1,59 @@
+"""Fixtures every test may use: an isolated AWS environment and a real PostgreSQL server."""
+
+import itertools
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from generator.local.postgres import PostgresServer, PostgresUnavailable, free_port
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test can reach a real AWS account: fake credentials, a fixed region, no profile."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server per test process, in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="reef-pg-") as folder:
+        os.chmod(folder, 0o755)  # the server may run as the postgres user
+        server = PostgresServer(Path(folder) / "data", free_port())
+        try:
+            server.start()
+        except PostgresUnavailable as missing:
+            pytest.skip(str(missing))
+        yield server
+        server.stop()
+
+
+_database_numbers = itertools.count()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> Iterator[str]:
+    """A new, empty database on the test server; dropped after the test."""
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    admin = psycopg2.connect(postgres_server.dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.dsn_for(name)
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
