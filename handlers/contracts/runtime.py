@@ -26,9 +26,27 @@ SCHEDULED_TOPIC_ARN = "REEF_SCHEDULED_TOPIC_ARN"
 EXTRACTED_TOPIC_ARN = "REEF_EXTRACTED_TOPIC_ARN"
 LOADED_TOPIC_ARN = "REEF_LOADED_TOPIC_ARN"
 FAILED_TOPIC_ARN = "REEF_FAILED_TOPIC_ARN"
-SOURCE_SECRET_ARN = "REEF_SOURCE_SECRET_ARN"
-DESTINATION_SECRET_ARN = "REEF_DESTINATION_SECRET_ARN"
+# Secrets Manager secret names or ARNs, as the spec gives them; read at run time, never logged.
+SOURCE_SECRET_ID = "REEF_SOURCE_SECRET_ID"
+DESTINATION_SECRET_ID = "REEF_DESTINATION_SECRET_ID"
 REDSHIFT_COPY_ROLE_ARN = "REEF_REDSHIFT_COPY_ROLE_ARN"
+
+# CloudWatch metrics: namespace, and the metric the freshness alarm watches (dimension
+# "connector"): seconds from the newest loaded timelabel to now.
+METRICS_NAMESPACE = "Reef"
+FRESHNESS_METRIC = "FreshnessLagSeconds"
+
+# The book-keeping table's key schema, created by the core stack and used by handlers.
+BOOKKEEPING_PARTITION_KEY = "pk"  # "<connector>#<unit>": IAM scopes functions by this prefix
+BOOKKEEPING_SORT_KEY = "sk"
+BOOKKEEPING_TTL_ATTRIBUTE = "expires_at"
+BOOKKEEPING_BATCH_INDEX = "by_batch_id"  # global secondary index, partition key "batch_id"
+
+# Lambda handler entry points, relative to the layer's python/ folder.
+SCHEDULER_HANDLER = "handlers.orchestration.scheduler.handler"
+EXTRACT_HANDLER = "handlers.orchestration.extract.handler"
+LOAD_HANDLER = "handlers.orchestration.load.handler"
+STREAM_HANDLER = "handlers.orchestration.stream.handler"
 
 # Where the connector stack writes the runtime config document in the staging bucket.
 CONFIG_PREFIX = "reef-config"
