@@ -92,7 +92,8 @@ class Environment(StrictModel):
     state: LocalStateBackend | S3StateBackend = Field(discriminator="type")
     networking: Networking = Field(default_factory=Networking)  # type: ignore[arg-type]
     lambda_: LambdaDefaults = Field(
-        default_factory=LambdaDefaults, alias="lambda"  # type: ignore[arg-type]
+        default_factory=LambdaDefaults,
+        alias="lambda",  # type: ignore[arg-type]
     )
     staging_expiry_days: int = Field(7, ge=1, le=365, description="staged files expire after")
     bookkeeping_ttl_days: int = Field(90, ge=7, le=3650, description="ledger items expire after")
@@ -145,8 +146,12 @@ def check_overrides(environment: Environment, specs: dict[str, ConnectorSpec]) -
     """Overrides must name known connectors, and overridden schedules must be valid."""
     path = environments_dir() / f"{environment.name}.yaml"
     problems = [
-        Problem(path, 1, f"overrides.{name}", f"no connector named {name!r}; expected one of: "
-                + ", ".join(sorted(specs)))
+        Problem(
+            path,
+            1,
+            f"overrides.{name}",
+            f"no connector named {name!r}; expected one of: " + ", ".join(sorted(specs)),
+        )
         for name in environment.overrides
         if name not in specs
     ]

@@ -164,7 +164,11 @@ def _credential_problem(path: Path, lines: dict[FieldPath, int], field_path: Fie
 
 
 def _translate(
-    path: Path, model: type[BaseModel], data: Any, lines: dict[FieldPath, int], error: ValidationError
+    path: Path,
+    model: type[BaseModel],
+    data: Any,
+    lines: dict[FieldPath, int],
+    error: ValidationError,
 ) -> list[Problem]:
     problems = []
     for detail in error.errors(include_url=False):
@@ -180,9 +184,7 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> FieldPath:
     """The error's location as a path in the data, without pydantic's union tags."""
     field_path: list[str | int] = []
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+        if _has_child(data, part):
             data = data[part]
         elif isinstance(data, dict) and part == data.get("type"):
             continue  # the discriminator's tag, not a field
@@ -192,6 +194,12 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> FieldPath:
             data = None
         field_path.append(part)
     return tuple(field_path)
+
+
+def _has_child(data: Any, part: str | int) -> bool:
+    if isinstance(data, dict):
+        return part in data
+    return isinstance(data, list) and isinstance(part, int) and part < len(data)
 
 
 def _message(model: type[BaseModel], data: Any, field_path: FieldPath, detail: Any) -> str:
@@ -205,7 +213,9 @@ def _message(model: type[BaseModel], data: Any, field_path: FieldPath, detail: A
         suggestion = f"did you mean '{hint[0]}'? " if hint else ""
         return f"unknown key; {suggestion}expected one of: {', '.join(allowed)}"
     if kind == "union_tag_invalid":
-        return f"unknown type {detail['input']!r}; expected one of: {detail['ctx']['expected_tags']}"
+        return (
+            f"unknown type {detail['input']!r}; expected one of: {detail['ctx']['expected_tags']}"
+        )
     if kind == "union_tag_not_found":
         return "needs a 'type'" + f"; expected one of: {detail['ctx']['discriminator']}"
     text = str(detail["msg"]).removeprefix("Value error, ")
@@ -241,7 +251,7 @@ def _pick_member(annotation: Any, data: Any) -> Any:
             if isinstance(member, type) and issubclass(member, BaseModel):
                 type_field = member.model_fields.get("type")
                 tags = typing.get_args(type_field.annotation) if type_field else ()
-                if isinstance(data, dict) and data.get("type") in tags or len(members) == 1:
+                if (isinstance(data, dict) and data.get("type") in tags) or len(members) == 1:
                     return member
         return members[0] if len(members) == 1 else None
     return annotation

@@ -82,7 +82,9 @@ class PostgresServer:
         if not (self.data_dir / "postmaster.pid").exists():
             return False
         status = subprocess.run(
-            self._as_server_user([str(find_pg_bin() / "pg_ctl"), "status", "-D", str(self.data_dir)]),
+            self._as_server_user(
+                [str(find_pg_bin() / "pg_ctl"), "status", "-D", str(self.data_dir)]
+            ),
             capture_output=True,
             check=False,
         )

@@ -25,7 +25,9 @@ CONNECTOR_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 
 # Secrets Manager names and ARNs.
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html
-SECRET_REFERENCE = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
+SECRET_REFERENCE = re.compile(
+    r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}"
+)
 
 
 def _matching(pattern: re.Pattern[str], expected: str):  # type: ignore[no-untyped-def]

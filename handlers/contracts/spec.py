@@ -58,9 +58,7 @@ class PostgresTable(StrictModel):
     target: SqlIdentifier | None = Field(
         None, description="name of the warehouse table; defaults to the source table's"
     )
-    chunk_rows: int = Field(
-        100_000, ge=1000, le=10_000_000, description="rows per extracted chunk"
-    )
+    chunk_rows: int = Field(100_000, ge=1000, le=10_000_000, description="rows per extracted chunk")
 
     @property
     def unit(self) -> str:
@@ -216,7 +214,9 @@ class PostgresDestination(StrictModel):
     """A PostgreSQL warehouse."""
 
     type: Literal["postgres"]
-    secret: SecretReference = Field(description="Secrets Manager secret with the RDS credential JSON")
+    secret: SecretReference = Field(
+        description="Secrets Manager secret with the RDS credential JSON"
+    )
     schema_: SqlIdentifier = Field(alias="schema", description="schema of the target tables")
     mode: WriteMode = Field("merge", description="merge by primary key, append, or replace")
 
@@ -225,7 +225,9 @@ class RedshiftDestination(StrictModel):
     """An Amazon Redshift warehouse, reached through the Redshift Data API."""
 
     type: Literal["redshift"]
-    secret: SecretReference = Field(description="Secrets Manager secret with the RDS credential JSON")
+    secret: SecretReference = Field(
+        description="Secrets Manager secret with the RDS credential JSON"
+    )
     schema_: SqlIdentifier = Field(alias="schema", description="schema of the target tables")
     mode: WriteMode = Field("merge", description="merge by primary key, append, or replace")
     database: SqlIdentifier = Field(description="the database to load into")
@@ -287,12 +289,14 @@ class ConnectorSpec(StrictModel):
 
     @model_validator(mode="after")
     def _merge_needs_keys(self) -> "ConnectorSpec":
-        if self.destination.mode == "merge" and isinstance(self.source, KinesisSource):
-            if not self.source.table.primary_key:
-                raise ValueError(
-                    "destination.mode merge needs source.table.primary_key;"
-                    " name the key columns or use mode: append"
-                )
+        keyless_stream = (
+            isinstance(self.source, KinesisSource) and not self.source.table.primary_key
+        )
+        if self.destination.mode == "merge" and keyless_stream:
+            raise ValueError(
+                "destination.mode merge needs source.table.primary_key;"
+                " name the key columns or use mode: append"
+            )
         return self
 
     @property
