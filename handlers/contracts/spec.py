@@ -195,6 +195,9 @@ class StreamTable(StrictModel):
         unknown = [name for name in named if name is not None and name not in columns]
         if unknown:
             raise ValueError(f"{', '.join(unknown)} not among the table's columns")
+        types = {column.name: column.type for column in self.columns}
+        if self.event_time_field and types[self.event_time_field] != "timestamptz":
+            raise ValueError(f"event_time_field {self.event_time_field!r} must be a timestamptz")
         return self
 
 

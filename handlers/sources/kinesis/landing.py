@@ -1,0 +1,100 @@
+"""Landing one Kinesis batch in the staging bucket: a file per timelabel, and a quarantine.
+
+File names come from the shard and the batch's first and last sequence numbers, so a
+retried batch writes the same keys again instead of adding copies.
+"""
+
+import base64
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from handlers.contracts.runtime import STAGING_PREFIX
+from handlers.contracts.schedule import Schedule
+from handlers.contracts.spec import StreamTable
+from handlers.sources.csv_rows import csv_line
+from handlers.sources.kinesis.records import Accepted, Quarantined, StreamRecord, classify
+from handlers.staging import GzipObjectWriter
+
+QUARANTINE_PREFIX = "quarantine"
+STREAM_FILES = "stream"
+
+
+def timelabel_text(timelabel: datetime) -> str:
+    """A timelabel as it appears in S3 keys: compact, sortable, UTC."""
+    return timelabel.strftime("%Y%m%dT%H%M%SZ")
+
+
+def stream_files_prefix(connector: str, unit: str, timelabel: datetime) -> str:
+    """Where the stream function lands a timelabel's files; the scheduler lists it to close."""
+    return f"{STAGING_PREFIX}/{connector}/{unit}/{timelabel_text(timelabel)}/{STREAM_FILES}/"
+
+
+@dataclass
+class Landed:
+    """What one batch of records produced."""
+
+    rows_by_timelabel: dict[datetime, int] = field(default_factory=dict)
+    quarantined: int = 0
+    late: int = 0
+    keys: list[str] = field(default_factory=list)
+
+
+def land_records(
+    s3: Any,
+    *,
+    bucket: str,
+    connector: str,
+    table: StreamTable,
+    schedule: Schedule,
+    records: list[StreamRecord],
+) -> Landed:
+    """Classify the records, write the good ones by timelabel and quarantine the rest."""
+    accepted: dict[datetime, list[Accepted]] = defaultdict(list)
+    quarantined: list[Quarantined] = []
+    for record in records:
+        result = classify(record, table, schedule)
+        if isinstance(result, Accepted):
+            accepted[result.timelabel].append(result)
+        else:
+            quarantined.append(result)
+
+    landed = Landed(quarantined=len(quarantined))
+    name = _file_name(records)
+    for timelabel, rows in sorted(accepted.items()):
+        key = stream_files_prefix(connector, table.name, timelabel) + f"{name}.csv.gz"
+        _write_rows(s3, bucket, key, rows)
+        landed.rows_by_timelabel[timelabel] = len(rows)
+        landed.late += sum(row.late for row in rows)
+        landed.keys.append(key)
+    if quarantined:
+        key = f"{QUARANTINE_PREFIX}/{connector}/{table.name}/{name}.jsonl.gz"
+        _write_quarantine(s3, bucket, key, quarantined)
+        landed.keys.append(key)
+    return landed
+
+
+def _file_name(records: list[StreamRecord]) -> str:
+    first, last = records[0], records[-1]
+    return f"{first.shard_id}-{first.sequence_number}-{last.sequence_number}"
+
+
+def _write_rows(s3: Any, bucket: str, key: str, rows: list[Accepted]) -> None:
+    with GzipObjectWriter(s3, bucket, key) as out:
+        for row in rows:
+            out.write(csv_line(row.values))
+
+
+def _write_quarantine(s3: Any, bucket: str, key: str, rejected: list[Quarantined]) -> None:
+    with GzipObjectWriter(s3, bucket, key) as out:
+        for item in rejected:
+            entry = {
+                "shard_id": item.record.shard_id,
+                "sequence_number": item.record.sequence_number,
+                "arrival": item.record.arrival.isoformat(),
+                "reason": item.reason,
+                "data_base64": base64.b64encode(item.record.data).decode(),
+            }
+            out.write(json.dumps(entry, sort_keys=True).encode() + b"\n")
