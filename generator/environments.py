@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from generator.errors import InvalidInput, Problem
-from generator.yaml_documents import load_yaml_model
+from generator.yaml_documents import line_of, load_yaml_model, read_field_lines
 from handlers.contracts.identifiers import ConnectorName
 from handlers.contracts.schedule import parse_schedule
 from handlers.contracts.spec import ConnectorSpec, LambdaSettings, StrictModel
@@ -96,6 +96,9 @@ class Environment(StrictModel):
         alias="lambda",  # type: ignore[arg-type]
     )
     staging_expiry_days: int = Field(7, ge=1, le=365, description="staged files expire after")
+    quarantine_expiry_days: int = Field(
+        30, ge=1, le=3650, description="quarantined stream records expire after"
+    )
     bookkeeping_ttl_days: int = Field(90, ge=7, le=3650, description="ledger items expire after")
     redshift_slices: int = Field(2, ge=1, le=1024, description="files per batch are a multiple")
     alarm_emails: list[str] = Field(default_factory=list)
@@ -136,24 +139,29 @@ def load_environment(name: str) -> Environment:
         )
     environment = load_yaml_model(path, Environment)
     if environment.name != name:
+        line = read_field_lines(path).get(("name",), 1)
         raise InvalidInput(
-            [Problem(path, 1, "name", f"is {environment.name!r} but the file is {name}.yaml")]
+            [Problem(path, line, "name", f"is {environment.name!r} but the file is {name}.yaml")]
         )
     return environment
 
 
 def check_overrides(environment: Environment, specs: dict[str, ConnectorSpec]) -> None:
-    """Overrides must name known connectors, and overridden schedules must be valid."""
+    """Overrides must name known connectors; each unknown one is reported at its line."""
+    unknown = sorted(name for name in environment.overrides if name not in specs)
+    if not unknown:
+        return
     path = environments_dir() / f"{environment.name}.yaml"
-    problems = [
-        Problem(
-            path,
-            1,
-            f"overrides.{name}",
-            f"no connector named {name!r}; expected one of: " + ", ".join(sorted(specs)),
-        )
-        for name in environment.overrides
-        if name not in specs
-    ]
-    if problems:
-        raise InvalidInput(problems)
+    lines = read_field_lines(path)
+    expected = ", ".join(sorted(specs)) or "(no connectors are defined)"
+    raise InvalidInput(
+        [
+            Problem(
+                path,
+                line_of(lines, ("overrides", name)),
+                f"overrides.{name}",
+                f"no connector named {name!r}; expected one of: {expected}",
+            )
+            for name in unknown
+        ]
+    )

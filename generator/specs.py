@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from generator.errors import InvalidInput, Problem
-from generator.yaml_documents import load_yaml_model
+from generator.yaml_documents import load_yaml_model, read_field_lines
 from handlers.contracts.spec import ConnectorSpec
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def load_specs(paths: list[Path] | None = None) -> dict[str, ConnectorSpec]:
             problems.append(
                 Problem(
                     path,
-                    _name_line(path),
+                    read_field_lines(path).get(("name",), 1),
                     "name",
                     f"connector {spec.name!r} is already defined in {first_file[spec.name]};"
                     " connector names must be unique",
@@ -54,10 +54,3 @@ def load_specs(paths: list[Path] | None = None) -> dict[str, ConnectorSpec]:
     if problems:
         raise InvalidInput(problems)
     return specs
-
-
-def _name_line(path: Path) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.startswith("name:"):
-            return number
-    return 1

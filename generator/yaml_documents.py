@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from generator.errors import InvalidInput, Problem
+from handlers.contracts.spec import FieldError
 
 Model = TypeVar("Model", bound=BaseModel)
 FieldPath = tuple[str | int, ...]
@@ -38,6 +39,8 @@ CREDENTIAL_KEYS = {
     "connection_string",
     "dsn",
 }
+# A spec is a few hundred values; YAML aliases can expand a short file into billions of them.
+MAX_NODES = 100_000
 # A URL with a password in it: scheme://user:password@host
 _URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
 
@@ -90,48 +93,85 @@ def _read_with_lines(path: Path) -> tuple[Any, dict[FieldPath, int]]:
         finally:
             loader.dispose()
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        reason = getattr(error, "problem", None) or str(error)
-        raise InvalidInput(
-            [Problem(path, line, "", f"YAML syntax error: {reason}; fix the YAML at this line")]
-        ) from None
-    lines: dict[FieldPath, int] = {}
-    problems: list[Problem] = []
+        raise InvalidInput([_syntax_problem(path, error)]) from None
+    walk = _LineWalk(path)
     if node is not None:
-        _collect_lines(path, node, (), lines, problems)
-    if problems:
-        raise InvalidInput(problems)
-    return data, lines
+        walk.visit(node, ())
+    if walk.problems:
+        raise InvalidInput(walk.problems)
+    return data, walk.lines
 
 
-def _collect_lines(
-    path: Path,
-    node: yaml.Node,
-    field_path: FieldPath,
-    lines: dict[FieldPath, int],
-    problems: list[Problem],
-) -> None:
-    lines[field_path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                problems.append(
-                    Problem(
-                        path,
-                        key_node.start_mark.line + 1,
-                        format_field_path((*field_path, key)),
+def read_field_lines(path: Path) -> dict[FieldPath, int]:
+    """The line of every field path of a YAML file that loads; raises InvalidInput if not."""
+    return _read_with_lines(path)[1]
+
+
+def _syntax_problem(path: Path, error: yaml.YAMLError) -> Problem:
+    mark = getattr(error, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    reason = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    context_mark = getattr(error, "context_mark", None)
+    if context and context_mark is not None and context_mark.line + 1 != line:
+        reason += f" ({context} at line {context_mark.line + 1})"
+    elif context:
+        reason = f"{context}, {reason}"
+    return Problem(path, line, "", f"YAML syntax error: {reason}; fix the YAML here")
+
+
+class _LineWalk:
+    """One walk over a YAML node tree, noting the line of every field path.
+
+    Aliases make the tree a graph: a walk refuses an alias that contains itself, and stops
+    at MAX_NODES so that a few nested aliases cannot expand into billions of values.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[FieldPath, int] = {}
+        self.problems: list[Problem] = []
+        self._ancestors: set[int] = set()
+        self._visited = 0
+
+    def visit(self, node: yaml.Node, field_path: FieldPath) -> None:
+        self.lines[field_path] = node.start_mark.line + 1
+        self._visited += 1
+        if id(node) in self._ancestors:
+            self._report(node, field_path, "this YAML alias contains itself; write it out")
+        elif self._visited == MAX_NODES + 1:
+            self._report(
+                node,
+                field_path,
+                f"the file expands to more than {MAX_NODES} values through YAML aliases;"
+                " write it out with fewer nested aliases",
+            )
+        elif self._visited <= MAX_NODES:
+            self._ancestors.add(id(node))
+            self._visit_children(node, field_path)
+            self._ancestors.discard(id(node))
+
+    def _visit_children(self, node: yaml.Node, field_path: FieldPath) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.visit(item, (*field_path, index))
+        elif isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in seen:
+                    self._report(
+                        key_node,
+                        (*field_path, key),
                         "this key appears twice in the same mapping; keep one",
                     )
-                )
-            seen.add(key)
-            _collect_lines(path, value_node, (*field_path, key), lines, problems)
-            lines[(*field_path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _collect_lines(path, item, (*field_path, index), lines, problems)
+                seen.add(key)
+                self.visit(value_node, (*field_path, key))
+                self.lines[(*field_path, key)] = key_node.start_mark.line + 1
+
+    def _report(self, node: yaml.Node, field_path: FieldPath, message: str) -> None:
+        line = node.start_mark.line + 1
+        self.problems.append(Problem(self.path, line, format_field_path(field_path), message))
 
 
 def _credential_problems(
@@ -172,12 +212,22 @@ def _translate(
 ) -> list[Problem]:
     problems = []
     for detail in error.errors(include_url=False):
-        field_path = _data_path(data, detail["loc"])
+        field_path = _data_path(data, (*detail["loc"], *_extra_path(detail)))
         message = _message(model, data, field_path, detail)
         problems.append(
             Problem(path, line_of(lines, field_path), format_field_path(field_path), message)
         )
     return problems
+
+
+def _extra_path(detail: Any) -> FieldPath:
+    """Where a model check or a union's discriminator points below the error's location."""
+    cause = detail.get("ctx", {}).get("error")
+    if isinstance(cause, FieldError):
+        return cause.field_path
+    if detail["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return (str(detail["ctx"]["discriminator"]).strip("'"),)
+    return ()
 
 
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> FieldPath:
@@ -212,12 +262,11 @@ def _message(model: type[BaseModel], data: Any, field_path: FieldPath, detail: A
         hint = difflib.get_close_matches(str(field_path[-1]), allowed, n=1)
         suggestion = f"did you mean '{hint[0]}'? " if hint else ""
         return f"unknown key; {suggestion}expected one of: {', '.join(allowed)}"
-    if kind == "union_tag_invalid":
-        return (
-            f"unknown type {detail['input']!r}; expected one of: {detail['ctx']['expected_tags']}"
-        )
-    if kind == "union_tag_not_found":
-        return "needs a 'type'" + f"; expected one of: {detail['ctx']['discriminator']}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tags = ", ".join(_union_tags(model, data, field_path[:-1]))
+        if kind == "union_tag_not_found":
+            return f"is required; expected one of: {tags}"
+        return f"unknown {field_path[-1]} {detail['ctx']['tag']!r}; expected one of: {tags}"
     text = str(detail["msg"]).removeprefix("Value error, ")
     return text[0].lower() + text[1:] if text else kind
 
@@ -255,6 +304,25 @@ def _pick_member(annotation: Any, data: Any) -> Any:
                     return member
         return members[0] if len(members) == 1 else None
     return annotation
+
+
+def _union_tags(model: type[BaseModel], data: Any, field_path: FieldPath) -> list[str]:
+    """The 'type' values that the union at field_path accepts, such as postgres, kinesis."""
+    parent = _model_at(model, data, field_path[:-1])
+    field = _field_by_key(parent, str(field_path[-1])) if _is_model(parent) else None
+    annotation = field.annotation if field is not None else None
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    tags: list[str] = []
+    for member in typing.get_args(annotation):
+        type_field = member.model_fields.get("type") if _is_model(member) else None
+        if type_field is not None:
+            tags += [str(tag) for tag in typing.get_args(type_field.annotation)]
+    return tags
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _field_by_key(model: type[BaseModel], key: str) -> Any:

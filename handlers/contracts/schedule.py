@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 _RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)")
+_ANY_RATE_UNIT = re.compile(r"rate\([1-9][0-9]* (?P<unit>[A-Za-z]+)\)")
 _CRON = re.compile(r"cron\((?P<fields>[^()]+)\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -62,6 +63,12 @@ def parse_schedule(expression: str) -> Schedule:
     if cron:
         _check_cron_fields(cron["fields"].split(" "))
         return Schedule(expression, None)
+    unit = _ANY_RATE_UNIT.fullmatch(expression)
+    if unit:
+        raise ScheduleError(
+            f"{expression!r}: rate() takes minute(s), hour(s) or day(s), not {unit['unit']!r};"
+            " EventBridge's finest rate is one minute, as in 'rate(1 minute)'"
+        )
     raise ScheduleError(
         f"{expression!r} is not a schedule expression; expected 'rate(15 minutes)'"
         " or a six-field 'cron(0 3 * * ? *)'"

@@ -20,6 +20,18 @@ from handlers.contracts.schedule import parse_schedule
 WriteMode = Literal["merge", "append", "replace"]
 
 
+class FieldError(ValueError):
+    """A model check's error about one field, named by its path below the checked model.
+
+    A model validator has no field of its own; this lets the loader point the user at the
+    line of the field to edit rather than at the top of the model.
+    """
+
+    def __init__(self, message: str, *field_path: str | int) -> None:
+        super().__init__(message)
+        self.field_path: tuple[str | int, ...] = field_path
+
+
 class StrictModel(BaseModel):
     """Unknown keys are refused, so that a misspelt setting never passes unnoticed."""
 
@@ -285,8 +297,9 @@ class ConnectorSpec(StrictModel):
         units = self.source.units
         repeated = sorted({unit for unit in units if units.count(unit) > 1})
         if repeated:
-            raise ValueError(
-                f"unit {', '.join(repeated)} appears twice; give one of them another 'target'"
+            raise FieldError(
+                f"unit {', '.join(repeated)} appears twice; give one of them another 'target'",
+                "source",
             )
         return self
 
@@ -296,9 +309,10 @@ class ConnectorSpec(StrictModel):
             isinstance(self.source, KinesisSource) and not self.source.table.primary_key
         )
         if self.destination.mode == "merge" and keyless_stream:
-            raise ValueError(
-                "destination.mode merge needs source.table.primary_key;"
-                " name the key columns or use mode: append"
+            raise FieldError(
+                "merge needs source.table.primary_key; name the key columns or use mode: append",
+                "destination",
+                "mode",
             )
         return self
 

@@ -1,0 +1,1 @@
+"""Stack assembly: the core stack of an environment and one stack per connector."""
