@@ -19,6 +19,9 @@ from typing import IO, Any
 MIN_PART_SIZE = 5 * 1024 * 1024
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 DEFAULT_LEVEL = 3
+# Small writes (a database driver writes one per row) are gathered into blocks of this size
+# before they cross to the compressor's thread, so the hand-over costs nothing per row.
+_BLOCK_BYTES = 1024 * 1024
 # Raw blocks waiting for the compressor; bounds memory when the source outruns compression.
 _BLOCKS_IN_FLIGHT = 8
 _GZIP_WBITS = 31  # zlib's way of asking for a gzip header and trailer
@@ -51,6 +54,7 @@ class GzipObjectWriter:
         self.compressed_bytes = 0
         self._compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS)
         self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=_BLOCKS_IN_FLIGHT)
+        self._gathered = bytearray()
         self._pending = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
@@ -65,13 +69,16 @@ class GzipObjectWriter:
         """Queue raw bytes for compression; blocks while the compressor is behind."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        block = bytes(data)
-        if not block:
-            return 0
+        self._gathered += data
+        if len(self._gathered) >= _BLOCK_BYTES:
+            self._hand_over()
+        return len(data)
+
+    def _hand_over(self) -> None:
         self._raise_worker_failure()
-        self.uncompressed_bytes += len(block)
-        self._blocks.put(block)
-        return len(block)
+        self.uncompressed_bytes += len(self._gathered)
+        self._blocks.put(bytes(self._gathered))
+        self._gathered.clear()
 
     def __exit__(
         self,
@@ -79,6 +86,8 @@ class GzipObjectWriter:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if kind is None and self._gathered:
+            self._hand_over()
         self._blocks.put(_END)
         self._worker.join()
         if kind is None and self._failure is None:

@@ -57,9 +57,19 @@ class Manifest(Contract):
     columns: list[Column]
     primary_key: list[str]
     bounds: Bounds
+    cursor: str | None = Field(
+        None,
+        description="the column that grows with every change of a row (the unit's cursor);"
+        " a merge never replaces a row with one whose cursor is older",
+    )
     deleted_keys_files: list[ManifestFile] = Field(
         default_factory=list,
         description="gzip CSV files of primary keys deleted at the source in this batch",
+    )
+    dedup_key: list[str] = Field(
+        default_factory=list,
+        description="columns of an event id: rows repeating one within the batch are dropped"
+        " at load, whatever the write mode",
     )
 
     @property

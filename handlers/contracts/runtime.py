@@ -30,6 +30,10 @@ FAILED_TOPIC_ARN = "REEF_FAILED_TOPIC_ARN"
 SOURCE_SECRET_ID = "REEF_SOURCE_SECRET_ID"  # noqa: S105 - a variable name, not a secret
 DESTINATION_SECRET_ID = "REEF_DESTINATION_SECRET_ID"  # noqa: S105 - a variable name
 REDSHIFT_COPY_ROLE_ARN = "REEF_REDSHIFT_COPY_ROLE_ARN"
+# The dead-letter queue of the queue the function consumes (extract, load): a terminal failure
+# or a malformed message is moved there at once instead of after maxReceiveCount receives.
+# Without it the function reads the queue's RedrivePolicy (sqs:GetQueueAttributes).
+DEAD_LETTER_QUEUE_URL = "REEF_DEAD_LETTER_QUEUE_URL"
 
 # CloudWatch metrics: namespace, and the metric the freshness alarm watches (dimension
 # "connector"): seconds from the newest loaded timelabel to now.
@@ -52,6 +56,9 @@ STREAM_HANDLER = "handlers.orchestration.stream.handler"
 CONFIG_PREFIX = "reef-config"
 # Where extracted files go: <STAGING_PREFIX>/<connector>/<unit>/<timelabel>/<batch>/...
 STAGING_PREFIX = "batches"
+# Stream records that do not fit their table, with the reason, for a person to look at:
+# <QUARANTINE_PREFIX>/<connector>/<unit>/<shard>-<first>-<last>.jsonl.gz
+QUARANTINE_PREFIX = "quarantine"
 
 
 def config_key(connector: str) -> str:
