@@ -11,6 +11,12 @@ import pytest
 
 from generator.local.postgres import PostgresServer, PostgresUnavailable, free_port
 
+# the moto server and the local stacks applied into it once per session, shared from here
+# by tests/integration/terraform and tests/integration/local
+from tests.integration.terraform.deployment import emulator_endpoint, local_deployment
+
+__all__ = ["emulator_endpoint", "local_deployment"]
+
 TESTS = Path(__file__).resolve().parent
 
 
