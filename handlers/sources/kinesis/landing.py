@@ -1,25 +1,30 @@
 """Landing one Kinesis batch in the staging bucket: a file per timelabel, and a quarantine.
 
-File names come from the shard and the batch's first and last sequence numbers, so a
-retried batch writes the same keys again instead of adding copies.
+File names come from the shard, the batch's first and last sequence numbers and the file's
+row (or quarantined record) count, so a retried batch writes the same keys again instead of
+adding copies, and the scheduler can write a timelabel's manifest (and `status` count the
+records) from one listing, without opening any file.
 """
 
 import base64
 import json
+import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from handlers.contracts.runtime import STAGING_PREFIX
+from handlers.contracts.runtime import QUARANTINE_PREFIX, STAGING_PREFIX
 from handlers.contracts.schedule import Schedule
 from handlers.contracts.spec import StreamTable
 from handlers.sources.csv_rows import csv_line
 from handlers.sources.kinesis.records import Accepted, Quarantined, StreamRecord, classify
 from handlers.staging import GzipObjectWriter
 
-QUARANTINE_PREFIX = "quarantine"
 STREAM_FILES = "stream"
+_ROWS_IN_NAME = re.compile(r"-r(\d+)\.csv\.gz$")
+_QUARANTINED_IN_NAME = re.compile(r"-q(\d+)\.jsonl\.gz$")
 
 
 def timelabel_text(timelabel: datetime) -> str:
@@ -27,9 +32,32 @@ def timelabel_text(timelabel: datetime) -> str:
     return timelabel.strftime("%Y%m%dT%H%M%SZ")
 
 
+def unit_prefix(connector: str, unit: str) -> str:
+    """The staging prefix of a unit: one folder per timelabel below it."""
+    return f"{STAGING_PREFIX}/{connector}/{unit}/"
+
+
 def stream_files_prefix(connector: str, unit: str, timelabel: datetime) -> str:
     """Where the stream function lands a timelabel's files; the scheduler lists it to close."""
-    return f"{STAGING_PREFIX}/{connector}/{unit}/{timelabel_text(timelabel)}/{STREAM_FILES}/"
+    return f"{unit_prefix(connector, unit)}{timelabel_text(timelabel)}/{STREAM_FILES}/"
+
+
+def rows_in_file(key: str) -> int:
+    """The row count a landed file's name carries."""
+    found = _ROWS_IN_NAME.search(key)
+    if found is None:
+        raise ValueError(f"{key} is not a landed stream file")
+    return int(found[1])
+
+
+def quarantine_prefix(connector: str, unit: str) -> str:
+    return f"{QUARANTINE_PREFIX}/{connector}/{unit}/"
+
+
+def records_in_quarantine_file(key: str) -> int:
+    """The record count a quarantine file's name carries; 0 for any other key."""
+    found = _QUARANTINED_IN_NAME.search(key)
+    return int(found[1]) if found else 0
 
 
 @dataclass
@@ -50,27 +78,36 @@ def land_records(
     table: StreamTable,
     schedule: Schedule,
     records: list[StreamRecord],
+    closed: Callable[[datetime], bool],
+    now: datetime,
 ) -> Landed:
-    """Classify the records, write the good ones by timelabel and quarantine the rest."""
+    """Classify the records, write the good ones by timelabel and quarantine the rest.
+
+    A record whose timelabel the scheduler has already closed lands in the timelabel of
+    `now`, which is still open: late, but neither lost nor waiting for ever.
+    """
     accepted: dict[datetime, list[Accepted]] = defaultdict(list)
     quarantined: list[Quarantined] = []
     for record in records:
         result = classify(record, table, schedule)
-        if isinstance(result, Accepted):
-            accepted[result.timelabel].append(result)
-        else:
+        if isinstance(result, Quarantined):
             quarantined.append(result)
+            continue
+        accepted[result.timelabel].append(result)
+    for timelabel in [label for label in accepted if closed(label)]:
+        open_label = schedule.timelabel(now)
+        accepted[open_label] += [replace(row, late=True) for row in accepted.pop(timelabel)]
 
     landed = Landed(quarantined=len(quarantined))
     name = _file_name(records)
     for timelabel, rows in sorted(accepted.items()):
-        key = stream_files_prefix(connector, table.name, timelabel) + f"{name}.csv.gz"
+        key = stream_files_prefix(connector, table.name, timelabel) + f"{name}-r{len(rows)}.csv.gz"
         _write_rows(s3, bucket, key, rows)
         landed.rows_by_timelabel[timelabel] = len(rows)
         landed.late += sum(row.late for row in rows)
         landed.keys.append(key)
     if quarantined:
-        key = f"{QUARANTINE_PREFIX}/{connector}/{table.name}/{name}.jsonl.gz"
+        key = f"{quarantine_prefix(connector, table.name)}{name}-q{len(quarantined)}.jsonl.gz"
         _write_quarantine(s3, bucket, key, quarantined)
         landed.keys.append(key)
     return landed

@@ -1,5 +1,6 @@
 import gzip
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -8,7 +9,7 @@ from moto import mock_aws
 
 from generator.specs import load_specs
 from handlers.contracts.schedule import parse_schedule
-from handlers.sources.kinesis.landing import land_records
+from handlers.sources.kinesis.landing import land_records, rows_in_file
 from handlers.sources.kinesis.records import StreamRecord
 
 SAMPLES = Path(__file__).parents[3] / "samples"
@@ -34,7 +35,10 @@ def records():
     return [StreamRecord.from_event(record) for record in event["Records"]]
 
 
-def land(s3, spec, records):
+NOW = datetime(2025, 12, 3, 14, 7, tzinfo=UTC)
+
+
+def land(s3, spec, records, closed=lambda _timelabel: False):
     schedule = parse_schedule(spec.schedule)
     return land_records(
         s3,
@@ -43,6 +47,8 @@ def land(s3, spec, records):
         table=spec.source.table,
         schedule=schedule,
         records=records,
+        closed=closed,
+        now=NOW,
     )
 
 
@@ -55,7 +61,7 @@ def test_good_records_land_in_their_timelabel_and_bad_ones_in_the_quarantine(s3,
 
     rows_key, quarantine_key = landed.keys
     assert rows_key.startswith("batches/app-events/app_events/20251203T135000Z/stream/shardId-")
-    assert len(read_lines(s3, rows_key)) == 2
+    assert rows_in_file(rows_key) == len(read_lines(s3, rows_key)) == 2
     reasons = [json.loads(line)["reason"] for line in read_lines(s3, quarantine_key)]
     assert len(reasons) == 3
     assert landed.quarantined == 3
@@ -69,3 +75,11 @@ def test_a_retried_batch_rewrites_the_same_files(s3, spec, records):
     listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
     assert first.keys == second.keys
     assert sorted(item["Key"] for item in listed) == sorted(first.keys)
+
+
+def test_records_of_a_closed_timelabel_land_late_in_the_open_one(s3, spec, records):
+    landed = land(s3, spec, records, closed=lambda timelabel: timelabel.minute == 50)
+
+    assert landed.keys[0].startswith("batches/app-events/app_events/20251203T140500Z/stream/")
+    assert landed.late == 2
+    assert landed.rows_by_timelabel == {datetime(2025, 12, 3, 14, 5, tzinfo=UTC): 2}
