@@ -5,11 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV ?= local
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
 .PHONY: setup synth validate lint typecheck test test-fast checkov demo demo-down clean
 
 setup: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
+	@# Graphviz draws `python main.py graph`; installed only where it is missing (Debian)
+	@command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +54,17 @@ test: lint typecheck
 
 test-fast: setup
 	$(VENV)/bin/pytest -n 2 -m "not slow"
+
+# The embedded default, end to end on this machine: the emulator and PostgreSQL, the local
+# stacks deployed into the emulator, sample data, every runnable flow fired and run to idle.
+# Exits non-zero when a flow failed. `make demo-down` stops what it started.
+demo: setup
+	$(PY) main.py local up
+	$(PY) main.py deploy --env local
+	$(PY) -m generator.local.demo
+
+demo-down:
+	$(PY) main.py local down
 
 clean:
 	rm -rf cdktf.out build .pytest_cache .mypy_cache .ruff_cache

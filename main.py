@@ -60,6 +60,281 @@ def schema() -> None:
     typer.echo(json.dumps(connector_schema(), indent=2, sort_keys=True))
 
 
+@app.command()
+def synth(
+    env: Annotated[str, typer.Option("--env", help="environment: environments/<ENV>.yaml")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="output folder; default: cdktf.out")
+    ] = None,
+) -> None:
+    """Write the core stack and one stack per connector of an environment (cdktf.out/)."""
+    from generator.app import DEFAULT_OUTDIR, synthesize
+    from generator.layer import LayerBuildError
+
+    try:
+        outdir = synthesize(env, out or DEFAULT_OUTDIR)
+    except InvalidInput as invalid:
+        raise fail_on_invalid_input(invalid) from None
+    except LayerBuildError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    typer.echo(f"stacks of {env} written to {outdir}")
+
+
+@app.command()
+def deploy(
+    env: Annotated[str, typer.Option("--env", help="environment: environments/<ENV>.yaml")],
+    stacks: Annotated[
+        list[str] | None, typer.Argument(help="stacks to deploy; default: all of them")
+    ] = None,
+) -> None:
+    """Deploy an environment's stacks with the pinned cdktf-cli (`cdktf deploy --auto-approve`)."""
+    import time
+
+    from generator.deploy import DeployError
+    from generator.deploy import deploy as cdktf_deploy
+    from generator.environments import load_environment
+    from generator.local.errors import LocalError
+    from generator.local.services import running_state
+
+    try:
+        environment = load_environment(env)
+        extra = None
+        if environment.emulator:
+            # synthesize against, and deploy into, the emulator that `local up` started
+            state = running_state()
+            extra = {**state.aws_variables(), "REEF_EMULATOR_ENDPOINT": state.emulator.endpoint}
+        started = time.monotonic()
+        cdktf_deploy(environment, stacks or [], extra)
+    except InvalidInput as invalid:
+        raise fail_on_invalid_input(invalid) from None
+    except (DeployError, LocalError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    typer.echo(f"deployed {env} in {time.monotonic() - started:.0f} s", err=True)
+
+
+@app.command()
+def trigger(
+    connector: Annotated[str, typer.Argument(help="the connector whose schedule fires")],
+    env: Annotated[str, typer.Option("--env", help="environment")] = "local",
+    timelabel: Annotated[
+        str | None, typer.Option("--timelabel", help="the tick's time, ISO 8601; default: now")
+    ] = None,
+) -> None:
+    """Fire a connector's schedule now, with the event its EventBridge rule sends."""
+    from datetime import UTC, datetime
+
+    from generator.environments import load_environment
+    from generator.local.errors import LocalError
+    from generator.local.runtime import LocalRuntime
+    from generator.local.services import running_state
+    from generator.trigger import trigger_remotely
+
+    try:
+        tick = datetime.fromisoformat(timelabel).astimezone(UTC) if timelabel else None
+    except ValueError:
+        typer.echo(
+            f"--timelabel {timelabel!r} is not ISO 8601, such as 2024-05-01T10:15:00Z", err=True
+        )
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    try:
+        environment = load_environment(env)
+        if environment.emulator is None:
+            typer.echo(f"invoked, request {trigger_remotely(environment, connector, tick)}")
+            return
+        state = running_state()
+        invocation = LocalRuntime(state.emulator.endpoint, state.region, state.account).trigger(
+            connector, tick
+        )
+    except InvalidInput as invalid:
+        raise fail_on_invalid_input(invalid) from None
+    except LocalError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    if not invocation.ok:
+        typer.echo(f"{invocation.function} failed: {invocation.error}", err=True)
+        raise typer.Exit(EXIT_FAILURE)
+    typer.echo(
+        f"{invocation.function} ran in {invocation.seconds:.1f} s;"
+        " `python main.py local run --until-idle` moves the rest"
+    )
+
+
+@app.command()
+def new(
+    source: Annotated[str, typer.Argument(help="kind of source: postgres, salesforce or kinesis")],
+    name: Annotated[str, typer.Argument(help="connector name, such as shop-orders")],
+    out: Annotated[
+        Path | None, typer.Option(help="folder to write NAME.yaml in; default: connectors/")
+    ] = None,
+) -> None:
+    """Write a commented connector spec from a template; it validates as written."""
+    from generator import console
+    from generator.operations.new import SOURCE_KINDS, NewSpecError, write_spec
+    from generator.specs import connectors_dir
+
+    if source not in SOURCE_KINDS:
+        raise console.invalid(
+            f"unknown source {source!r}; expected one of: postgres, salesforce, kinesis"
+        )
+    try:
+        path = write_spec(source, name, out or connectors_dir())  # type: ignore[arg-type]
+    except NewSpecError as refused:
+        raise console.invalid(str(refused)) from None
+    console.result(str(path))
+    console.log(f"wrote {path}; edit it, then run `python main.py validate {path}`")
+
+
+@app.command()
+def cost(
+    connector: Annotated[str, typer.Argument(help="connector name")],
+    rows_per_day: Annotated[int, typer.Option(min=0, help="rows the source adds or changes a day")],
+    row_bytes: Annotated[int, typer.Option(min=1, help="average bytes of one row")] = 200,
+    env: Annotated[str, typer.Option(help="environment whose Lambda settings apply")] = "local",
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Estimate a connector's monthly AWS cost, line by line, from its schedule and settings."""
+    from generator import console
+    from generator.environments import load_environment
+    from generator.operations.cost import EXCLUDED, estimate
+
+    try:
+        specs = load_specs()
+        environment = load_environment(env)
+    except InvalidInput as invalid:
+        raise console.invalid_input(invalid) from None
+    if connector not in specs:
+        raise console.invalid(
+            f"no connector named {connector!r}; expected one of: " + ", ".join(sorted(specs))
+        )
+    result = estimate(specs[connector], environment, rows_per_day, row_bytes)
+    if json_output:
+        console.result_json(result.as_json())
+        return
+    rows = [
+        [line.service, line.item, line.quantity, line.unit, f"{line.monthly_usd:.4f}", line.note]
+        for line in result.lines
+    ]
+    console.table(
+        ["service", "item", "quantity", "unit", "usd_month", "note"],
+        rows,
+        title=f"{connector} in {env}: about ${result.total_usd:.2f} a month",
+    )
+    console.result(f"total\t{result.total_usd:.2f} USD a month")
+    console.log(
+        f"us-east-1 list prices read {result.prices_read_on}"
+        " (generator/pricing/aws-prices.yaml); prices change. Not included: "
+        + ", ".join(EXCLUDED)
+        + "."
+    )
+
+
+@app.command()
+def graph(
+    env: Annotated[str, typer.Option(help="environment to draw")] = "local",
+    out: Annotated[
+        Path | None, typer.Option(help="SVG file to write, PNG beside it; default docs/flows-ENV")
+    ] = None,
+    dot_only: Annotated[bool, typer.Option("--dot", help="print the DOT text only")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="print the files as JSON")] = False,
+) -> None:
+    """Draw the environment's flows (sources, topics, queues, functions, stores) as SVG and PNG."""
+    from generator import console
+    from generator.environments import check_overrides, load_environment
+    from generator.operations.graph import GraphvizMissing, flows_dot, render
+
+    try:
+        specs = load_specs()
+        environment = load_environment(env)
+        check_overrides(environment, specs)
+    except InvalidInput as invalid:
+        raise console.invalid_input(invalid) from None
+    text = flows_dot(environment, specs)
+    if dot_only:
+        console.result(text.rstrip("\n"))
+        return
+    target = out or Path(__file__).resolve().parent / "docs" / f"flows-{env}.svg"
+    try:
+        written = render(text, target)
+    except GraphvizMissing as missing:
+        raise console.fail(str(missing)) from None
+    if json_output:
+        console.result_json({"connectors": sorted(specs), "files": [str(p) for p in written]})
+    else:
+        for path in written:
+            console.result(str(path))
+
+
+def _add_local_commands() -> None:
+    from generator.local.commands import local_app
+
+    app.add_typer(local_app, name="local")
+
+
+_add_local_commands()
+
+
+@app.command()
+def explain(
+    connector: Annotated[str, typer.Argument(help="the connector's name, as in its spec")],
+    env: Annotated[
+        str | None, typer.Option("--env", help="environment: environments/<ENV>.yaml")
+    ] = None,
+) -> None:
+    """Print, per unit, the extraction query and the load statements that would run."""
+    from generator.environments import check_overrides, load_environment
+    from generator.operations.explain import explain_connector
+
+    try:
+        specs = load_specs()
+        if env is not None:
+            check_overrides(load_environment(env), specs)
+    except InvalidInput as invalid:
+        raise fail_on_invalid_input(invalid) from None
+    if connector not in specs:
+        known = ", ".join(sorted(specs)) or "(none)"
+        typer.echo(f"no connector named {connector!r}; expected one of: {known}", err=True)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    typer.echo(explain_connector(specs[connector]), nl=False)
+
+
+@app.command()
+def status(
+    connector: Annotated[
+        str | None, typer.Argument(help="the connector's name; default: every connector")
+    ] = None,
+    env: Annotated[str, typer.Option("--env", help="environment")] = "local",
+    as_json: Annotated[bool, typer.Option("--json", help="stable JSON for scripts")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="batches per unit")] = 5,
+) -> None:
+    """Show per unit the newest batches: state, rows, bytes, durations and error."""
+    from generator.environments import load_environment
+    from generator.operations.status import (
+        StatusUnavailable,
+        collect_status,
+        render_json,
+        render_text,
+    )
+
+    try:
+        environment = load_environment(env)
+        specs = load_specs()
+    except InvalidInput as invalid:
+        raise fail_on_invalid_input(invalid) from None
+    if connector is not None and connector not in specs:
+        known = ", ".join(sorted(specs)) or "(none)"
+        typer.echo(f"no connector named {connector!r}; expected one of: {known}", err=True)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    chosen = [specs[connector]] if connector else [specs[name] for name in sorted(specs)]
+    try:
+        found = collect_status(environment, chosen, limit)
+    except StatusUnavailable as unavailable:
+        typer.echo(str(unavailable), err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+    typer.echo(render_json(found) if as_json else render_text(found), nl=not as_json)
+
+
 def cdktf_app() -> None:
     """What `cdktf synth` runs: the stacks of the environment in REEF_ENV (default local)."""
     from generator.app import synthesize
