@@ -11,6 +11,7 @@ next one might not fit, a continuation goes to the queue and the invocation retu
 that waits for a remote job gets a delayed continuation; nothing here sleeps.
 """
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -49,6 +50,8 @@ from handlers.orchestration.services import (
 )
 from handlers.sources.base import ChunkRead, Source, WaitFor
 from handlers.staging import GzipObjectWriter
+from handlers.staging_split import RecordSplitter
+from handlers.warehouses.redshift.files import plan_file_count
 
 # SQS delays a message by at most 15 minutes; a longer wait is a chain of delays.
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-delay-queues.html
@@ -92,7 +95,7 @@ def _batch_to_extract(flow: Services, message: Scheduled | Continuation) -> Batc
     trace = message.trace
     batch = flow.ledger.get_batch(trace.connector, trace.unit, trace.timelabel)
     if batch is None and isinstance(message, Scheduled):
-        batch = flow.ledger.create_batch(trace, message.bounds, now())
+        batch = flow.ledger.create_batch(trace, message.bounds, now(), message.backfill)
     if batch is None:
         raise TerminalError(
             f"batch {trace.batch_id} of {trace.unit} has no book-keeping item (expired?);"
@@ -102,8 +105,8 @@ def _batch_to_extract(flow: Services, message: Scheduled | Continuation) -> Batc
         logger.info("batch already extracted; publishing extracted again")
         publish_extracted(flow, batch)
         return None
-    # Known shortcoming: a FAILED batch ignores its messages, redriven ones too; a redrive
-    # command must first set the batch back (a conditional FAILED -> SCHEDULED write).
+    # A FAILED batch ignores its messages, redriven ones too: `main.py redrive` first sets
+    # the batch back (Ledger.retry, a conditional FAILED -> SCHEDULED write).
     if batch.state not in (BatchState.SCHEDULED, BatchState.EXTRACTING):
         logger.info(
             "late message for a batch past extraction; ignored", extra={"state": batch.state}
@@ -156,38 +159,94 @@ class _Waiting(Exception):
     """Raised inside the writer to abort its upload: the source wrote nothing."""
 
 
-# Known shortcoming: one chunk is one file. Redshift loads fastest from files of similar size
-# in a multiple of its slice count (handlers.warehouses.redshift.plan_file_count); splitting a
-# chunk into that many files needs a writer per file here and their keys in the chunk item.
 def _read_chunk(
     flow: Services, source: Source, batch: Batch
 ) -> tuple[Chunk, dict[str, Any] | None] | WaitFor:
-    key = chunk_key(batch.trace, batch.next_chunk)
+    keys = chunk_file_keys(batch.trace, batch.next_chunk, chunk_file_count(flow, batch))
     started = time.monotonic()
     read: ChunkRead | WaitFor | None = None
     try:
-        with GzipObjectWriter(flow.s3, flow.staging_bucket, key) as out:
-            read = source.read_chunk(batch.unit, batch.bounds, batch.position, cast(IO[bytes], out))
+        with contextlib.ExitStack() as files:
+            outs = [
+                files.enter_context(GzipObjectWriter(flow.s3, flow.staging_bucket, key))
+                for key in keys
+            ]
+            # one file is written as the source writes it; several get whole records in turn
+            splitter = RecordSplitter(outs) if len(outs) > 1 else None
+            sink = cast(IO[bytes], splitter or outs[0])
+            read = source.read_chunk(batch.unit, batch.bounds, batch.position, sink)
             if isinstance(read, WaitFor):
                 raise _Waiting
+            if splitter is not None:
+                splitter.close()
     except _Waiting:
         assert isinstance(read, WaitFor)
         return read
     except (ClientError, BotoCoreError) as error:
-        raise aws_error(error, f"writing s3://{flow.staging_bucket}/{key}") from error
+        named = keys[0] if len(keys) == 1 else f"{keys[0]} (and {len(keys) - 1} more files)"
+        raise aws_error(error, f"writing s3://{flow.staging_bucket}/{named}") from error
     assert isinstance(read, ChunkRead)
     deleted = _write_deleted_keys(flow, batch, read.deleted_keys)
     checkpoints.reached(checkpoints.EXTRACT_CHUNK_WRITTEN)
+    files_written: tuple[ManifestFile, ...] = ()
+    if splitter is not None:
+        files_written = tuple(
+            ManifestFile(key=key, rows=rows, bytes=out.compressed_bytes)
+            for key, rows, out in zip(keys, splitter.records, outs, strict=True)
+        )
+        _check_split(batch, read.rows, splitter.records)
     chunk = Chunk(
         chunk=batch.next_chunk,
-        key=key,
+        key=keys[0],
         rows=read.rows,
-        bytes=out.compressed_bytes,
-        uncompressed_bytes=out.uncompressed_bytes,
+        bytes=sum(out.compressed_bytes for out in outs),
+        uncompressed_bytes=sum(out.uncompressed_bytes for out in outs),
         seconds=time.monotonic() - started,
         deleted_keys_key=deleted,
+        files=files_written,
     )
     return chunk, read.position
+
+
+def chunk_file_count(flow: Services, batch: Batch) -> int:
+    """How many files the next chunk goes into: one, or for Redshift a multiple of its slices.
+
+    The chunk's size is not known before it is read, so the average of the batch's earlier
+    chunks stands for it (chunks hold `chunk_rows` rows each, so they are alike); the first
+    chunk gets one file per slice. A retried chunk sees the same recorded chunks, hence the
+    same count and the same keys, and overwrites its files. A chunk smaller than a few
+    splitter blocks (handlers.staging_split) leaves some of its files empty; they are left
+    out of the manifest, which costs nothing at that size.
+    """
+    # Known shortcoming: every file of a chunk has a GzipObjectWriter of its own, with a
+    # compressor thread and up to a part (8 MiB) and eight raw blocks (1 MiB each) in memory,
+    # so memory grows by about 20 MiB a file: a cluster of 32 slices needs a function of well
+    # over 640 MB. Bounding it would take writers sharing one compressor pool and smaller
+    # parts; until then, size `lambda.memory` to the slice count.
+    if flow.config.connector.destination.type != "redshift":
+        return 1
+    estimate = batch.bytes // batch.chunks if batch.chunks else 0
+    return plan_file_count(estimate, flow.config.redshift_slices)
+
+
+def chunk_file_keys(trace: TraceContext, chunk: int, count: int) -> list[str]:
+    """The keys of a chunk's files: the chunk key itself for one, numbered siblings for more."""
+    key = chunk_key(trace, chunk)
+    if count == 1:
+        return [key]
+    stem = key.removesuffix(".csv.gz")
+    return [f"{stem}.{part:03d}.csv.gz" for part in range(count)]
+
+
+def _check_split(batch: Batch, rows: int, records: list[int]) -> None:
+    # The splitter counts records by the quoting rules of the batch file format; a source
+    # writing something else would be cut in the wrong places, so the batch must not load.
+    if sum(records) != rows:
+        raise TerminalError(
+            f"chunk {batch.next_chunk} of {batch.unit}: the source reported {rows} rows but its"
+            f" CSV holds {sum(records)} records; the source does not write the batch file format"
+            " (see handlers/contracts/batch.py)"
+        )
 
 
 def _write_deleted_keys(flow: Services, batch: Batch, keys: list[list[Any]]) -> str | None:
@@ -271,7 +330,7 @@ def _manifest(flow: Services, batch: Batch) -> Manifest:
         timelabel=batch.timelabel,
         batch_id=batch.batch_id,
         bucket=flow.staging_bucket,
-        files=[ManifestFile(key=c.key, rows=c.rows, bytes=c.bytes) for c in chunks if c.rows],
+        files=[file for c in chunks for file in c.all_files if file.rows],
         columns=batch.columns or [],
         primary_key=primary_key(flow.config.connector, batch.unit),
         bounds=batch.bounds,

@@ -6,6 +6,7 @@ extract side how many files to split a batch into.
 """
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from handlers.contracts import runtime
@@ -58,6 +59,7 @@ def explain_load(
     *,
     cursor: str | None = None,
     mode: WriteMode | None = None,
+    dedup_key: Sequence[str] = (),
 ) -> list[str]:
     """The statements a first load of `unit` sends, with placeholders for batch and bucket."""
     schema = destination_spec.schema_
@@ -78,6 +80,7 @@ def explain_load(
         truncate=destination_spec.truncate_values,
         create=True,
         manifest_url="s3://<staging-bucket>/<batch-folder>/redshift.manifest",
+        dedup_key=list(dedup_key),
     )
     return [
         statements.inspect_columns(),

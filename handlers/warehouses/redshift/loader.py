@@ -250,6 +250,7 @@ class RedshiftWarehouse:
             deleted_manifest_url=self._write_manifest(
                 manifest, manifest.deleted_keys_files, DELETED_MANIFEST
             ),
+            dedup_key=list(manifest.dedup_key),
         )
 
     def _drift(

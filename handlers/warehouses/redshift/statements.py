@@ -25,6 +25,8 @@ STAGING = "_reef_staging"
 DELETED = "_reef_deleted"
 VERSION = "_reef_version"
 LATEST = "_reef_latest"
+EVENT = "_reef_event"
+EVENTS = "_reef_events"
 
 # A literal may hold printable text only: no backslash (Redshift reads it as an escape in a
 # string literal) and no control characters.
@@ -218,6 +220,25 @@ def delete_matching(
     )
 
 
+def staged_rows(columns: Sequence[str], dedup_key: Sequence[str] = ()) -> str:
+    """The staging table as the inserts read it: every row, or one row per event id.
+
+    With a dedup key (a stream's event id), rows repeating an id within the batch are
+    dropped whatever the write mode, as the PostgreSQL warehouse does. Redshift gives COPY's
+    rows no arrival order, so the one kept is any of them; a repeated event is the same
+    record delivered again, so its rows are alike. The subquery keeps the staging table's
+    name, so the statements around it read the same with or without it.
+    """
+    if not dedup_key:
+        return identifier(STAGING)
+    return (
+        f"(SELECT {_columns(columns)} FROM (SELECT {_columns(columns)},"
+        f" ROW_NUMBER() OVER (PARTITION BY {_columns(dedup_key)}) AS {identifier(EVENT)}"
+        f" FROM {identifier(STAGING)}) AS {identifier(EVENTS)}"
+        f" WHERE {identifier(EVENT)} = 1) AS {identifier(STAGING)}"
+    )
+
+
 def insert_latest(
     schema: str,
     table: str,
@@ -226,6 +247,7 @@ def insert_latest(
     *,
     cursor: str | None,
     guard: str,
+    dedup_key: Sequence[str] = (),
 ) -> str:
     """Insert one row per key from the staging table: the latest version of it.
 
@@ -250,16 +272,18 @@ def insert_latest(
         f"INSERT INTO {target} ({_columns(columns)})"
         f" SELECT {_columns(columns)} FROM (SELECT {_columns(columns)},"
         f" ROW_NUMBER() OVER (PARTITION BY {_columns(primary_key)}{order}) AS {identifier(VERSION)}"
-        f" FROM {identifier(STAGING)}) AS {identifier(LATEST)}"
+        f" FROM {staged_rows(columns, dedup_key)}) AS {identifier(LATEST)}"
         f" WHERE {identifier(VERSION)} = 1{newer_kept} AND {guard}"
     )
 
 
-def insert_all(schema: str, table: str, columns: Sequence[str], guard: str) -> str:
-    """Insert every staged row (append mode)."""
+def insert_all(
+    schema: str, table: str, columns: Sequence[str], guard: str, dedup_key: Sequence[str] = ()
+) -> str:
+    """Insert every staged row (append mode), each repeated event once."""
     return (
         f"INSERT INTO {qualified(schema, table)} ({_columns(columns)})"
-        f" SELECT {_columns(columns)} FROM {identifier(STAGING)} WHERE {guard}"
+        f" SELECT {_columns(columns)} FROM {staged_rows(columns, dedup_key)} WHERE {guard}"
     )
 
 
@@ -309,6 +333,7 @@ class LoadPlan:
     added_columns: list[tuple[str, RedshiftType]] = field(default_factory=list)
     manifest_url: str | None = None
     deleted_manifest_url: str | None = None
+    dedup_key: list[str] = field(default_factory=list)
 
 
 def load_transaction(plan: LoadPlan) -> list[str]:
@@ -347,11 +372,17 @@ def load_transaction(plan: LoadPlan) -> list[str]:
                 )
             )
         if plan.mode == "append" or not plan.primary_key:
-            statements.append(insert_all(schema, table, names, guard))
+            statements.append(insert_all(schema, table, names, guard, plan.dedup_key))
         else:
             statements.append(
                 insert_latest(
-                    schema, table, names, plan.primary_key, cursor=plan.cursor, guard=guard
+                    schema,
+                    table,
+                    names,
+                    plan.primary_key,
+                    cursor=plan.cursor,
+                    guard=guard,
+                    dedup_key=plan.dedup_key,
                 )
             )
     # deletions reported by the source come after its upserts: a key listed as deleted in

@@ -24,7 +24,15 @@ COLUMNS = [
 KEY = ["Order Id"]
 
 
-def _plan(batch_id: str, mode: str, rows: int, *, create: bool, deleted: bool = False) -> Any:
+def _plan(
+    batch_id: str,
+    mode: str,
+    rows: int,
+    *,
+    create: bool,
+    deleted: bool = False,
+    dedup_key: list[str] | None = None,
+) -> Any:
     return statements.LoadPlan(
         schema="Shop Data",
         table="order",
@@ -40,6 +48,7 @@ def _plan(batch_id: str, mode: str, rows: int, *, create: bool, deleted: bool = 
         create=create,
         manifest_url="s3://bucket/data/redshift.manifest",
         deleted_manifest_url="s3://bucket/data/redshift-deleted.manifest" if deleted else None,
+        dedup_key=dedup_key or [],
     )
 
 
@@ -133,3 +142,82 @@ def test_a_new_column_is_added_in_the_same_transaction(postgres_dsn: str) -> Non
     with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
         cursor.execute('SELECT "Order Id", "Region" FROM "Shop Data"."order"')
         assert cursor.fetchall() == [(1, "EU")]
+
+
+@pytest.mark.parametrize("mode", ["append", "merge", "replace"])
+def test_rows_repeating_an_event_id_within_the_batch_go_in_once_whatever_the_mode(
+    postgres_dsn: str, mode: str
+) -> None:
+    # the note stands for a stream's event id: events 'e1' and 'e2' are delivered twice;
+    # keys 1 and 2 carry two distinct events each, which merge still reduces to the latest
+    data = (
+        "1,e1,2024-05-01 10:00+00\n1,e1,2024-05-01 10:00+00\n1,e3,2024-05-01 10:30+00\n"
+        "2,e2,2024-05-01 10:00+00\n2,e2,2024-05-01 10:00+00\n3,e4,2024-05-01 10:00+00\n"
+    )
+
+    _run(postgres_dsn, _plan("b-1", mode, 6, create=True, dedup_key=["note"]), data)
+
+    if mode == "append":
+        assert _rows(postgres_dsn) == [
+            (1, "e1", "10:00"),
+            (1, "e3", "10:30"),
+            (2, "e2", "10:00"),
+            (3, "e4", "10:00"),
+        ]
+    else:
+        assert _rows(postgres_dsn) == [(1, "e3", "10:30"), (2, "e2", "10:00"), (3, "e4", "10:00")]
+    assert _log(postgres_dsn) == [("b-1", 6)]
+
+
+def test_without_a_dedup_key_append_keeps_repeated_rows(postgres_dsn: str) -> None:
+    data = "1,e1,2024-05-01 10:00+00\n1,e1,2024-05-01 10:00+00\n"
+
+    _run(postgres_dsn, _plan("b-1", "append", 2, create=True), data)
+
+    assert _rows(postgres_dsn) == [(1, "e1", "10:00"), (1, "e1", "10:00")]
+
+
+SALESFORCE_COLUMNS = [
+    Column(name="Id", type="id", source_type="salesforce", nullable=False),
+    Column(name="Name", type="string(80)", source_type="salesforce"),
+    Column(name="SystemModstamp", type="datetime", source_type="salesforce"),
+]
+
+
+def _salesforce_plan(batch_id: str, rows: int, *, create: bool) -> Any:
+    return statements.LoadPlan(
+        schema="crm",
+        table="Account",
+        mode="merge",
+        batch=statements.BatchIdentity("crm", "Account", "2024-05-01T12:00:00Z", batch_id),
+        columns=[(c.name, redshift_type(c)) for c in SALESFORCE_COLUMNS],
+        primary_key=["Id"],
+        cursor="SystemModstamp",
+        rows=rows,
+        loaded_at="2024-05-01T12:05:00+00:00",
+        role_arn="arn:aws:iam::123456789012:role/copy",
+        truncate=False,
+        create=create,
+        manifest_url="s3://bucket/data/redshift.manifest",
+    )
+
+
+def test_a_salesforce_record_read_again_at_the_window_edge_stays_one_row(
+    postgres_dsn: str,
+) -> None:
+    # Salesforce windows include their lower bound, so the record modified in the edge second
+    # comes again in the next batch, with the same Id and SystemModstamp, even twice in one
+    a, b = "001000000000001AAA", "001000000000002AAA"
+    first = f'"{a}","Acme","2024-05-01T10:00:00.000Z"\n'
+    _run(postgres_dsn, _salesforce_plan("b-1", 1, create=True), first)
+    edge = (
+        f'"{a}","Acme","2024-05-01T10:00:00.000Z"\n"{a}","Acme","2024-05-01T10:00:00.000Z"\n'
+        f'"{b}","Beta","2024-05-01T10:15:00.000Z"\n"{b}","Beta","2024-05-01T10:15:00.000Z"\n'
+    )
+    _run(postgres_dsn, _salesforce_plan("b-2", 4, create=False), edge)
+
+    with psycopg2.connect(postgres_dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT "Id", "Name", count(*) OVER (PARTITION BY "Id") FROM "crm"."Account" ORDER BY 1'
+        )
+        assert cursor.fetchall() == [(a, "Acme", 1), (b, "Beta", 1)]

@@ -358,3 +358,23 @@ def test_a_workgroup_destination_names_the_workgroup_and_never_a_cluster() -> No
         "WorkgroupName": "analytics-serverless", "Database": "analytics", "SecretArn": SECRET,
         "Sql": "SELECT 1", "Parameters": [{"name": "a", "value": "b"}],
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["merge", "append", "replace"])
+def test_a_manifest_dedup_key_drops_repeated_events_in_the_insert_whatever_the_mode(
+    aws: dict[str, Any], mode: str
+) -> None:
+    fake = aws["redshift_data"]
+
+    _warehouse(aws).load(make_manifest(dedup_key=["note"]), mode, _no_files)  # type: ignore[arg-type]
+
+    [insert] = [
+        sql
+        for sql in fake.statements()[-1].batch_sqls
+        if sql.startswith('INSERT INTO "shop"."orders"')
+    ]
+    assert (
+        'FROM (SELECT "id", "note", "updated_at" FROM (SELECT "id", "note", "updated_at",'
+        ' ROW_NUMBER() OVER (PARTITION BY "note") AS "_reef_event" FROM "_reef_staging")'
+        ' AS "_reef_events" WHERE "_reef_event" = 1) AS "_reef_staging"'
+    ) in insert

@@ -163,3 +163,35 @@ def test_the_copy_reads_a_mandatory_manifest_of_gzip_csv_with_nulls_apart_from_e
 def test_the_load_error_queries_parse() -> None:
     _assert_parses(statements.load_errors(provisioned=True))
     _assert_parses(statements.load_errors(provisioned=False))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_statements_that_drop_repeated_events_parse_and_partition_by_the_event_id(
+    mode: str,
+) -> None:
+    columns = [
+        Column(name="Event Id", type="string", source_type="stream"),
+        Column(name="order", type="integer", source_type="stream"),
+        Column(name="at", type="timestamp", source_type="stream"),
+    ]
+
+    sqls = explain_load(
+        make_destination(),
+        "events",
+        columns,
+        ["order"],
+        cursor="at",
+        mode=mode,  # type: ignore[arg-type]
+        dedup_key=["Event Id"],
+    )
+
+    for sql in sqls:
+        _assert_parses(sql)
+    [insert] = [sql for sql in sqls if sql.startswith('INSERT INTO "shop"."events"')]
+    windows = [
+        window
+        for window in sqlglot.parse_one(insert, read="redshift").find_all(exp.Window)
+        if window.args.get("partition_by")
+    ]
+    partitions = [[column.name for column in window.args["partition_by"]] for window in windows]
+    assert ["Event Id"] in partitions
