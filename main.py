@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -333,6 +333,243 @@ def status(
         typer.echo(str(unavailable), err=True)
         raise typer.Exit(EXIT_FAILURE) from None
     typer.echo(render_json(found) if as_json else render_text(found), nl=not as_json)
+
+
+@app.command()
+def diff(
+    env: Annotated[str, typer.Option("--env", help="environment: environments/<ENV>.yaml")],
+    stacks: Annotated[
+        list[str] | None, typer.Argument(help="stacks to plan; default: all of them")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="synthesis folder; default: cdktf.out")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Plan each stack with Terraform and summarize it; exit 3 when anything would change."""
+    from generator import console
+    from generator.app import DEFAULT_OUTDIR, synthesize
+    from generator.deploy import terraform_variables
+    from generator.environments import load_environment
+    from generator.layer import LayerBuildError
+    from generator.local.errors import LocalError
+    from generator.local.services import running_state
+    from generator.operations.diff import (
+        DiffFailed,
+        exit_code_of,
+        plan_stack,
+        stacks_in,
+        synthesize_with,
+    )
+    from generator.provider import EMULATOR_ENDPOINT_VARIABLE
+
+    try:
+        environment = load_environment(env)
+        extra: dict[str, str] = {}
+        if environment.emulator:
+            # plan against the emulator that `local up` started, as `deploy` does
+            state = running_state()
+            extra = {
+                **state.aws_variables(),
+                EMULATOR_ENDPOINT_VARIABLE: state.emulator.endpoint,
+            }
+        outdir = synthesize_with(extra, lambda: synthesize(env, out or DEFAULT_OUTDIR))
+        chosen = stacks_in(outdir / "stacks", stacks or [])
+    except InvalidInput as invalid:
+        raise console.invalid_input(invalid) from None
+    except ValueError as unknown:
+        raise console.invalid(str(unknown)) from None
+    except (LayerBuildError, LocalError) as error:
+        raise console.fail(str(error)) from None
+    variables = terraform_variables(environment, extra)
+    plans = []
+    with console.progress("planning", len(chosen)) as advance:
+        for stack in chosen:
+            console.log(f"planning {stack}")
+            try:
+                plans.append(plan_stack(outdir / "stacks" / stack, variables))
+            except DiffFailed as failed:
+                raise console.fail(str(failed)) from None
+            advance()
+    code = exit_code_of(plans, console.EXIT_CHANGES)
+    if json_output:
+        console.result_json({"environment": env, "stacks": [p.as_json() for p in plans]})
+    else:
+        console.table(
+            ["stack", "add", "change", "destroy"],
+            [[p.stack, len(p.add), len(p.change), len(p.destroy)] for p in plans],
+            title=f"plan of {env}",
+        )
+        for plan in plans:
+            for verb, addresses in (("+", plan.add), ("~", plan.change), ("-", plan.destroy)):
+                for address in sorted(addresses):
+                    console.log(f"{plan.stack}: {verb} {address}")
+    raise typer.Exit(code)
+
+
+def _deployed(env: str) -> "tuple[Any, Any]":
+    """The environment and its deployed resources, or the exit for a bad environment."""
+    from generator import console
+    from generator.environments import load_environment
+    from generator.operations.trace import Deployed
+
+    try:
+        environment = load_environment(env)
+    except InvalidInput as invalid:
+        raise console.invalid_input(invalid) from None
+    return environment, Deployed.of(environment)
+
+
+@app.command()
+def trace(
+    batch_id: Annotated[str, typer.Argument(help="a batch id, as `status` shows it")],
+    env: Annotated[str, typer.Option("--env", help="environment")] = "local",
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show one batch's timeline (scheduled, chunks, extracted, loaded or failed) and queues."""
+    from generator import console
+    from generator.operations.trace import Refused, Unavailable, render_text, trace_batch
+
+    _, deployed = _deployed(env)
+    try:
+        document = trace_batch(deployed, batch_id)
+    except Refused as refused:
+        raise console.invalid(str(refused)) from None
+    except Unavailable as unavailable:
+        raise console.fail(str(unavailable)) from None
+    if json_output:
+        console.result_json(document)
+        return
+    batch = document["batch"]
+    console.table(
+        ["at", "event", "details"],
+        render_text(document),
+        title=f"{batch['connector']}/{batch['unit']} {batch_id}: {batch['state']}",
+    )
+    for queue in document["queues"]:
+        found = f", {queue['batch_messages']} of this batch" if queue["dead_letter"] else ""
+        console.log(
+            f"{queue['queue']}: {queue['visible']} visible, {queue['in_flight']} in flight,"
+            f" {queue['delayed']} delayed{found}"
+        )
+        for error in queue.get("errors", []):
+            console.log(f"  dead-lettered because: {error}")
+
+
+@app.command()
+def backfill(
+    connector: Annotated[str, typer.Argument(help="connector name")],
+    *,
+    unit: Annotated[str, typer.Option("--unit", help="the unit (table or object) to backfill")],
+    start: Annotated[str, typer.Option("--from", help="range start, ISO 8601, inclusive")],
+    end: Annotated[str, typer.Option("--to", help="range end, ISO 8601, in the past")],
+    env: Annotated[str, typer.Option("--env", help="environment")] = "local",
+    slice_minutes: Annotated[
+        int | None, typer.Option(min=1, help="minutes per batch; default: the schedule's period")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Schedule batches for a past cursor range, oldest first; the watermark is left alone."""
+    from datetime import UTC, datetime
+
+    from generator import console
+    from generator.operations import backfill as backfilling
+    from generator.operations.trace import Refused, Unavailable
+
+    moments = []
+    for option, text in (("--from", start), ("--to", end)):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise console.invalid(
+                f"{option} {text!r} is not ISO 8601, such as 2024-05-01T10:15:00Z"
+            ) from None
+        moments.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    try:
+        specs = load_specs()
+    except InvalidInput as invalid:
+        raise console.invalid_input(invalid) from None
+    if connector not in specs:
+        raise console.invalid(
+            f"no connector named {connector!r}; expected one of: " + ", ".join(sorted(specs))
+        )
+    environment, deployed = _deployed(env)
+    spec = specs[connector]
+    now = datetime.now(UTC)
+    try:
+        planned = backfilling.plan(
+            spec,
+            unit,
+            start=moments[0],
+            end=moments[1],
+            now=now,
+            schedule=backfilling.schedule_in_force(spec, environment.overrides),
+            slice_minutes=slice_minutes,
+        )
+        with console.progress(f"backfilling {unit}", len(planned)) as advance:
+            batches = backfilling.schedule(deployed, spec, unit, planned, now=now, advance=advance)
+    except Refused as refused:
+        raise console.invalid(str(refused)) from None
+    except Unavailable as unavailable:
+        raise console.fail(str(unavailable)) from None
+    rows = [[b.timelabel, b.batch_id, b.bounds.lower, b.bounds.upper] for b in batches]
+    if json_output:
+        console.result_json(
+            {
+                "connector": connector,
+                "unit": unit,
+                "batches": [
+                    {"timelabel": t, "batch_id": i, "lower": lo, "upper": up}
+                    for t, i, lo, up in rows
+                ],
+            }
+        )
+    else:
+        console.table(["timelabel", "batch_id", "lower", "upper"], rows)
+    console.log(f"scheduled {len(batches)} backfill batches of {connector}/{unit}")
+
+
+@app.command()
+def redrive(
+    connector: Annotated[str, typer.Argument(help="connector name")],
+    queue: Annotated[
+        str | None, typer.Option("--queue", help="extract or load; default: both")
+    ] = None,
+    env: Annotated[str, typer.Option("--env", help="environment")] = "local",
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Move dead-lettered messages back to their queue; FAILED batches may then run again."""
+    from datetime import UTC, datetime
+
+    from generator import console
+    from generator.operations.redrive import redrive as move_back
+    from generator.operations.trace import QUEUE_KINDS, Unavailable
+
+    if queue is not None and queue not in QUEUE_KINDS:
+        raise console.invalid(f"--queue {queue!r}: expected extract or load")
+    try:
+        specs = load_specs()
+    except InvalidInput as invalid:
+        raise console.invalid_input(invalid) from None
+    if connector not in specs:
+        raise console.invalid(
+            f"no connector named {connector!r}; expected one of: " + ", ".join(sorted(specs))
+        )
+    _, deployed = _deployed(env)
+    kinds = (queue,) if queue else QUEUE_KINDS
+    try:
+        results = move_back(deployed, connector, kinds, datetime.now(UTC))
+    except Unavailable as unavailable:
+        raise console.fail(str(unavailable)) from None
+    if json_output:
+        console.result_json({"connector": connector, "queues": [r.as_json() for r in results]})
+        return
+    for result in results:
+        console.result(f"{result.queue} -> {result.to}: {result.moved} moved")
+        if result.retried:
+            console.log(f"  set back to run again: {', '.join(sorted(set(result.retried)))}")
+        if result.unreadable:
+            console.warn(f"  {result.unreadable} messages name no batch; moved as they were")
 
 
 def cdktf_app() -> None:

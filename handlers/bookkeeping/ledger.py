@@ -24,8 +24,11 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.config import aws_error
-from handlers.contracts.batch import Bounds, Column
+from handlers.contracts.batch import Bounds, Column, ManifestFile
 from handlers.contracts.messages import TraceContext
+from handlers.contracts.runtime import (
+    BOOKKEEPING_BATCH_INDEX,
+)
 from handlers.contracts.runtime import (
     BOOKKEEPING_PARTITION_KEY as PK,
 )
@@ -65,6 +68,10 @@ ENTERED_FROM: dict[BatchState, frozenset[BatchState]] = {
     ),
 }
 FINISHED = frozenset({BatchState.LOADED, BatchState.FAILED})
+
+# Where `Ledger.retry` may send a FAILED batch back to, by the step that runs it again:
+# SCHEDULED re-extracts it from the start, EXTRACTED loads its manifest again.
+RETRY_TO = frozenset({BatchState.SCHEDULED, BatchState.EXTRACTED})
 
 # When each state is entered, this timestamp attribute is set (once).
 _ENTERED_AT = {
@@ -116,6 +123,8 @@ class Batch:
     times: dict[str, str]
     extract_seconds: float | None
     load_seconds: float | None
+    backfill: bool = False  # scheduled by `main.py backfill`: its load leaves the watermark
+    previous_error: str | None = None  # the error of the failure before a retry
 
     @property
     def trace(self) -> TraceContext:
@@ -160,6 +169,17 @@ class Chunk:
     uncompressed_bytes: int
     seconds: float
     deleted_keys_key: str | None
+    # A chunk written as several files (for Redshift, see handlers.staging_split) lists them
+    # here, `key` being the first; empty means the one file `key` holds the whole chunk.
+    files: tuple[ManifestFile, ...] = ()
+    written_at: str | None = None  # when the chunk was recorded, as book-keeping has it
+
+    @property
+    def all_files(self) -> list[ManifestFile]:
+        """Every file of the chunk with its rows and bytes, in the order they were dealt."""
+        if self.files:
+            return list(self.files)
+        return [ManifestFile(key=self.key, rows=self.rows, bytes=self.bytes)]
 
 
 @dataclass(frozen=True)
@@ -181,9 +201,11 @@ class Ledger:
     def _expires_at(self, now: datetime) -> int:
         return int((now + self._ttl).timestamp())
 
-    def create_batch(self, trace: TraceContext, bounds: Bounds, now: datetime) -> Batch:
+    def create_batch(
+        self, trace: TraceContext, bounds: Bounds, now: datetime, backfill: bool = False
+    ) -> Batch:
         """Record a SCHEDULED batch, or return the one a previous tick already recorded."""
-        item = {
+        item: dict[str, Any] = {
             PK: partition(trace.connector, trace.unit),
             SK: batch_sort_key(trace.timelabel),
             "kind": "batch",
@@ -202,6 +224,8 @@ class Ledger:
             "updated_at": now_iso(now),
             TTL: self._expires_at(now),
         }
+        if backfill:
+            item["backfill"] = True
         try:
             self._table.put_item(Item=item, ConditionExpression=Attr(PK).not_exists())
         except ClientError as error:
@@ -218,6 +242,81 @@ class Ledger:
         key = {PK: partition(connector, unit), SK: batch_sort_key(timelabel)}
         item = self._call("reading a batch", self._table.get_item, Key=key, ConsistentRead=True)
         return _batch(item["Item"]) if "Item" in item else None
+
+    def find_batch(self, batch_id: str) -> tuple[Batch, list[Chunk]] | None:
+        """The batch with this id and its chunk items, through the by-batch-id index.
+
+        The index is eventually consistent (DynamoDB GSIs are), so a batch recorded a moment
+        ago may not show yet; the batch item is then read again from the table itself.
+        """
+        items = self._query_all(
+            "finding a batch by id",
+            IndexName=BOOKKEEPING_BATCH_INDEX,
+            KeyConditionExpression=Key("batch_id").eq(batch_id),
+            consistent=False,
+        )
+        found = [item for item in items if item.get("kind") == "batch"]
+        if not found:
+            return None
+        indexed = _batch(found[0])
+        batch = self.get_batch(indexed.connector, indexed.unit, indexed.timelabel) or indexed
+        chunks = sorted(
+            (_chunk(item) for item in items if item.get("kind") == "chunk"),
+            key=lambda chunk: chunk.chunk,
+        )
+        return batch, [chunk for chunk in chunks if chunk.chunk < batch.next_chunk]
+
+    def retry(self, batch: Batch, to: BatchState, now: datetime) -> Batch | None:
+        """Send a FAILED batch back to SCHEDULED or EXTRACTED, so that its step runs again.
+
+        Conditional on the batch still being FAILED (None otherwise). Back to SCHEDULED, its
+        extraction starts over: chunks, counts, columns and position are cleared, and the
+        progress sequence moves on so that a late writer of the failed attempt cannot record
+        a chunk. Back to EXTRACTED, it needs its manifest (it was extracted before it failed).
+        The error moves to `previous_error`, and `retried_at` says when.
+        """
+        if to not in RETRY_TO:
+            raise ValueError(f"a FAILED batch goes back to SCHEDULED or EXTRACTED, not {to}")
+        names = {"#state": "state", "#error": "error"}
+        values: dict[str, Any] = {
+            ":to": to.value,
+            ":failed": BatchState.FAILED.value,
+            ":now": now_iso(now),
+            # a FAILED batch's error never changes (FAILED is not entered twice)
+            ":previous": batch.error or "",
+        }
+        sets = [
+            "#state = :to",
+            "updated_at = :now",
+            "retried_at = :now",
+            "previous_error = :previous",
+        ]
+        removes = ["#error", "failed_at"]
+        condition = "#state = :failed"
+        if to is BatchState.SCHEDULED:
+            names.update({"#rows": "rows", "#bytes": "bytes", "#chunks": "chunks"})
+            values.update({":zero": 0, ":one": 1})
+            sets += [
+                "progress_seq = progress_seq + :one",
+                "next_chunk = :zero",
+                "#rows = :zero",
+                "#bytes = :zero",
+                "#chunks = :zero",
+            ]
+            removes += [
+                "#position",
+                "#columns",
+                "extract_started_at",
+                "extracted_at",
+                "extract_seconds",
+                "manifest_key",
+            ]
+            names.update({"#position": "position", "#columns": "columns"})
+        else:
+            removes += ["load_started_at", "load_seconds"]
+            condition += " AND attribute_exists(manifest_key)"
+        update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
+        return self._conditional_update(batch, update, condition, names, values)
 
     def latest_batches(self, connector: str, unit: str, limit: int) -> list[Batch]:
         """The unit's newest batches, newest first."""
@@ -304,6 +403,8 @@ class Ledger:
         }
         if chunk.deleted_keys_key:
             chunk_item["deleted_keys_key"] = chunk.deleted_keys_key
+        if chunk.files:
+            chunk_item["files"] = [file.model_dump() for file in chunk.files]
         progress = self._progress_update(batch, position, now)
         progress["UpdateExpression"] += (
             ", next_chunk = :next, #rows = #rows + :rows, #bytes = #bytes + :bytes,"
@@ -465,10 +566,11 @@ class Ledger:
             raise aws_error(error, doing) from error
         return True
 
-    def _query_all(self, doing: str, **query: Any) -> list[dict[str, Any]]:
+    def _query_all(self, doing: str, consistent: bool = True, **query: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
-            result = self._call(doing, self._table.query, ConsistentRead=True, **query)
+            # a global secondary index cannot be read strongly consistent
+            result = self._call(doing, self._table.query, ConsistentRead=consistent, **query)
             items.extend(result.get("Items", []))
             if "LastEvaluatedKey" not in result:
                 return items
@@ -520,9 +622,11 @@ def _batch(item: dict[str, Any]) -> Batch:
         chunks=int(item.get("chunks", 0)),
         manifest_key=item.get("manifest_key"),
         error=item.get("error"),
-        times={name: item[name] for name in _ENTERED_AT.values() if name in item},
+        times={name: item[name] for name in (*_ENTERED_AT.values(), "retried_at") if name in item},
         extract_seconds=_optional_float(item.get("extract_seconds")),
         load_seconds=_optional_float(item.get("load_seconds")),
+        backfill=bool(item.get("backfill", False)),
+        previous_error=item.get("previous_error") or None,
     )
 
 
@@ -535,4 +639,9 @@ def _chunk(item: dict[str, Any]) -> Chunk:
         uncompressed_bytes=int(item.get("uncompressed_bytes", 0)),
         seconds=float(item.get("seconds", 0)),
         deleted_keys_key=item.get("deleted_keys_key"),
+        files=tuple(
+            ManifestFile(key=file["key"], rows=int(file["rows"]), bytes=int(file["bytes"]))
+            for file in item.get("files", [])
+        ),
+        written_at=item.get("written_at"),
     )

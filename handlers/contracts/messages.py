@@ -86,6 +86,10 @@ class Scheduled(Message):
     kind: Literal["scheduled"] = "scheduled"
     trace: TraceContext
     bounds: Bounds
+    # Added after version 1 shipped, with a default, so earlier messages still validate.
+    backfill: bool = Field(
+        False, description="scheduled by `main.py backfill`: loading it leaves the watermark"
+    )
 
 
 class Continuation(Message):

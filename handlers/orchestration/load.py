@@ -181,7 +181,11 @@ def _check_again(flow: Services, message: Extracted, pending: LoadPending) -> No
 def _record_loaded(flow: Services, batch: Batch, rows: int, already: bool) -> None:
     if already:
         logger.info("the warehouse's load log has the batch; finishing book-keeping only")
-    flow.ledger.advance_watermark(batch, now())
+    if batch.backfill:
+        # a backfill reloads a past range; the live schedule's watermark is not its to move
+        logger.info("backfill batch; watermark left as it is")
+    else:
+        flow.ledger.advance_watermark(batch, now())
     checkpoints.reached(checkpoints.LOAD_WATERMARK_ADVANCED)
     loaded = flow.ledger.transition(batch, BatchState.LOADED, now(), loaded_rows=rows)
     if loaded is not None:

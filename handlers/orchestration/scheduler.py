@@ -144,7 +144,10 @@ def _kick_if_stuck(flow: Services, batch: Batch) -> None:
 
 
 def _publish(flow: Services, batch: Batch) -> None:
-    flow.publish(runtime.SCHEDULED_TOPIC_ARN, Scheduled(trace=batch.trace, bounds=batch.bounds))
+    flow.publish(
+        runtime.SCHEDULED_TOPIC_ARN,
+        Scheduled(trace=batch.trace, bounds=batch.bounds, backfill=batch.backfill),
+    )
     checkpoints.reached(checkpoints.SCHEDULER_PUBLISHED)
 
 
