@@ -26,6 +26,7 @@ from generator.local.services import running_state
 from generator.local.state import LocalState, local_dir
 from generator.specs import load_specs
 from handlers.contracts import runtime as contract
+from handlers.contracts.schedule import parse_schedule
 from handlers.contracts.spec import (
     ConnectorSpec,
     KinesisSource,
@@ -131,8 +132,7 @@ def put_sample_events(runtime: LocalRuntime, specs: dict[str, ConnectorSpec]) ->
         mappings = [m for m in runtime.wiring.stream_mappings if m.function_name in functions]
         if not mappings:
             continue
-        # an hour old, so that their timelabels are closed when the scheduler runs
-        occurred = datetime.now(UTC) - timedelta(hours=1)
+        occurred = datetime.now(UTC)
         for n in range(SAMPLE_EVENTS):
             record = {
                 "event_id": f"demo-{n}",
@@ -219,10 +219,27 @@ def _trigger_all(runtime: LocalRuntime, specs: dict[str, ConnectorSpec]) -> list
                 f" {spec.destination.type} has no local stand-in)"
             )
             continue
-        invocation = runtime.trigger(name)
+        invocation = runtime.trigger(name, _tick_time(spec))
         if not invocation.ok:
             failed.append(f"{name}: {invocation.error}")
     return failed
+
+
+def _tick_time(spec: ConnectorSpec) -> datetime | None:
+    """Now, except for a stream source: the tick that closes the timelabel of now.
+
+    A stream's timelabel closes one schedule period plus the lateness bound after it starts;
+    the demo fast-forwards its tick there rather than wait up to ten minutes.
+    """
+    if not isinstance(spec.source, KinesisSource):
+        return None
+    schedule = parse_schedule(spec.schedule)
+    closing = timedelta(
+        seconds=(schedule.period_seconds or 60) + spec.source.table.lateness_seconds
+    )
+    tick = schedule.timelabel(datetime.now(UTC)) + closing
+    print(f"{spec.name}: closing its timelabels as the tick at {tick:%H:%M} UTC will")
+    return tick
 
 
 def _print_report(
