@@ -4,7 +4,8 @@ Each function gets the environment variables it is deployed with (set for the ca
 restored after) and a context whose remaining time counts down from its timeout. Each
 function also keeps its own copies of the handler modules, so that what one function caches
 at cold start (its connector's runtime config, say) is never seen by another, as in Lambda
-where every function runs in sandboxes of its own.
+where every function runs in sandboxes of its own. The modules in SHARED_MODULES are the
+exception: every function sees the one copy this process imported.
 """
 
 import importlib
@@ -25,6 +26,11 @@ from generator.local.state import emulator_variables
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
+
+# Modules that are never copied per function. The step boundaries' hook is process-wide, like
+# a signal handler: a fault test installs it once and every function must see it (in
+# production it is never installed, so sharing it changes nothing a handler could observe).
+SHARED_MODULES = ("handlers.orchestration.checkpoints",)
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,7 @@ class Invoker:
         self.endpoint = endpoint
         self.region = region
         self.overrides = dict(overrides or {})
-        self._sandboxes: dict[str | None, dict[str, ModuleType]] = {}
-        self._active: str | None = None
+        self._sandboxes: dict[str, dict[str, ModuleType]] = {}
 
     def invoke(self, function: DeployedFunction, event: dict[str, Any]) -> Invocation:
         """Call the function's handler once with `event`; never raises for handler errors."""
@@ -65,7 +70,7 @@ class Invoker:
             timeout_seconds=function.timeout,
         )
         started = time.monotonic()
-        with self._function_environment(function):
+        with self._function_environment(function), self._sandbox(function):
             try:
                 response = self._handler(function)(event, context)
             except Exception as error:
@@ -92,23 +97,25 @@ class Invoker:
         module_name, _, attribute = function.handler.rpartition(".")
         if not module_name:
             raise ValueError(f"handler {function.handler!r} is not module.function")
-        self._enter_sandbox(function.name, module_name.split(".")[0])
         handler: Handler = getattr(importlib.import_module(module_name), attribute)
         return handler
 
-    def _enter_sandbox(self, function_name: str, package: str) -> None:
-        if self._active == function_name:
+    @contextmanager
+    def _sandbox(self, function: DeployedFunction) -> Iterator[None]:
+        """The function's own copies of its handler's package in sys.modules for the call;
+        the caller's copies are put back after, even when the call dies."""
+        module_name = function.handler.rpartition(".")[0]
+        if function.name in self.overrides or not module_name:
+            yield  # an override runs as given; a malformed handler fails in _handler
             return
-        outgoing = {
-            name: module
-            for name, module in sys.modules.items()
-            if name == package or name.startswith(package + ".")
-        }
-        for name in outgoing:
-            del sys.modules[name]
-        self._sandboxes.setdefault(self._active, {}).update(outgoing)
-        sys.modules.update(self._sandboxes.pop(function_name, {}))
-        self._active = function_name
+        package = module_name.split(".")[0]
+        callers = _take_modules(package)
+        sys.modules.update(self._sandboxes.pop(function.name, {}))
+        try:
+            yield
+        finally:
+            self._sandboxes[function.name] = _take_modules(package)
+            sys.modules.update(callers)
 
     @contextmanager
     def _function_environment(self, function: DeployedFunction) -> Iterator[None]:
@@ -136,3 +143,15 @@ class Invoker:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def _take_modules(package: str) -> dict[str, ModuleType]:
+    """Remove the package's modules, except the shared ones, from sys.modules; return them."""
+    taken = {
+        name: module
+        for name, module in sys.modules.items()
+        if (name == package or name.startswith(package + ".")) and name not in SHARED_MODULES
+    }
+    for name in taken:
+        del sys.modules[name]
+    return taken

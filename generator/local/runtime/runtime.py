@@ -57,7 +57,8 @@ class LocalRuntime:
     `handlers` maps a function name to a callable that replaces its deployed handler, so that
     tests can drive simple handlers through the real wiring; `only_functions` limits polling
     to the mappings of those functions. `checkpoint_path` keeps the Kinesis shard positions
-    between runs (Lambda keeps them in the mapping).
+    between runs (Lambda keeps them in the mapping). `duplicate_deliveries` and
+    `visibility_timeout_seconds` are for fault tests; see QueuePoller.
     """
 
     def __init__(
@@ -70,6 +71,8 @@ class LocalRuntime:
         retry_delay_seconds: int = DEFAULT_RETRY_DELAY_SECONDS,
         checkpoint_path: Path | None = None,
         only_functions: Collection[str] | None = None,
+        duplicate_deliveries: bool = False,
+        visibility_timeout_seconds: int | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.region = region
@@ -81,6 +84,8 @@ class LocalRuntime:
         self.retry_delay_seconds = retry_delay_seconds
         self.checkpoint_path = checkpoint_path
         self.only_functions = set(only_functions) if only_functions is not None else None
+        self.duplicate_deliveries = duplicate_deliveries
+        self.visibility_timeout_seconds = visibility_timeout_seconds
         self.checkpoints: dict[str, str] = self._load_checkpoints()
         self.summary = RunSummary()
         self.wiring = Wiring()
@@ -98,6 +103,8 @@ class LocalRuntime:
                 invoker=self.invoker,
                 retry_delay_seconds=self.retry_delay_seconds,
                 region=self.region,
+                duplicate_deliveries=self.duplicate_deliveries,
+                visibility_timeout_seconds=self.visibility_timeout_seconds,
             )
             for m in self.wiring.queue_mappings
             if m.enabled and self._polls(m.function_name)

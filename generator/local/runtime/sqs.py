@@ -16,6 +16,8 @@ from generator.local.runtime.wiring import DeployedFunction, QueueMapping
 logger = logging.getLogger(__name__)
 
 SQS_RECEIVE_LIMIT = 10  # ReceiveMessage returns at most 10 messages per call
+# The message attribute that marks a copy sent back by `duplicate_deliveries`.
+COPY_ATTRIBUTE = "reef_local_copy"
 
 
 @dataclass
@@ -28,7 +30,16 @@ class BatchOutcome:
 
 
 class QueuePoller:
-    """Polls one SQS event source mapping."""
+    """Polls one SQS event source mapping.
+
+    Two options are for fault tests only. `duplicate_deliveries`: on the first receipt of
+    each message, a copy is sent back to its queue, so that every message is delivered twice
+    (SQS standard queues promise at-least-once delivery:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues-at-least-once-delivery.html).
+    `visibility_timeout_seconds`: received messages stay invisible this long instead of the
+    queue's visibility timeout, so that the messages of a runtime that died mid-invocation
+    come back in seconds, as they come back after the visibility timeout on AWS.
+    """
 
     def __init__(
         self,
@@ -39,6 +50,8 @@ class QueuePoller:
         invoker: Invoker,
         retry_delay_seconds: int,
         region: str,
+        duplicate_deliveries: bool = False,
+        visibility_timeout_seconds: int | None = None,
     ) -> None:
         self.mapping = mapping
         self.function = function
@@ -46,12 +59,16 @@ class QueuePoller:
         self.invoker = invoker
         self.retry_delay_seconds = retry_delay_seconds
         self.region = region
+        self.duplicate_deliveries = duplicate_deliveries
+        self.visibility_timeout_seconds = visibility_timeout_seconds
 
     def poll(self) -> BatchOutcome | None:
         """Deliver one batch if the queue has visible messages; None when it had none."""
         messages = self._receive()
         if not messages:
             return None
+        if self.duplicate_deliveries:
+            self._send_copies(messages)
 
         invocation = self.invoker.invoke(self.function, self._event(messages))
 
@@ -67,6 +84,11 @@ class QueuePoller:
         # poller stops at the first empty receive instead of waiting out the window, since
         # the runtime is the only producer that could fill it meanwhile.
         messages: list[dict[str, Any]] = []
+        visibility = (
+            {}
+            if self.visibility_timeout_seconds is None
+            else {"VisibilityTimeout": self.visibility_timeout_seconds}
+        )
         while len(messages) < self.mapping.batch_size:
             page = self.sqs.receive_message(
                 QueueUrl=self.mapping.queue_url,
@@ -74,11 +96,32 @@ class QueuePoller:
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
                 WaitTimeSeconds=0,
+                **visibility,
             ).get("Messages", [])
             if not page:
                 break
             messages += page
         return messages
+
+    def _send_copies(self, messages: list[dict[str, Any]]) -> None:
+        # A copy is itself never copied, and a message is copied on its first receipt only,
+        # so every message arrives exactly twice (plus any retries), the copy after whatever
+        # was queued meanwhile.
+        for message in messages:
+            attributes = dict(message.get("MessageAttributes", {}))
+            if COPY_ATTRIBUTE in attributes:
+                continue
+            if int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1:
+                continue
+            attributes[COPY_ATTRIBUTE] = {"DataType": "String", "StringValue": "1"}
+            self.sqs.send_message(
+                QueueUrl=self.mapping.queue_url,
+                MessageBody=message["Body"],
+                MessageAttributes={
+                    name: {k: v for k, v in value.items() if k in _SENDABLE}
+                    for name, value in attributes.items()
+                },
+            )
 
     def _event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {"Records": [self._record(message) for message in messages]}
@@ -135,6 +178,10 @@ class QueuePoller:
                 ReceiptHandle=message["ReceiptHandle"],
                 VisibilityTimeout=self.retry_delay_seconds,
             )
+
+
+# the keys of a received message attribute that SendMessage accepts back
+_SENDABLE = ("DataType", "StringValue", "BinaryValue")
 
 
 def _reported_failures(response: Any, every_id: set[str], function_name: str) -> set[str]:

@@ -1,0 +1,128 @@
+"""The app-events flow (Kinesis into PostgreSQL) on the local runtime, through the deployed
+stacks: records put on the moto stream are landed by the real stream function (polled as
+Lambda polls a shard), closed into a batch by the real scheduler and merged by the real load
+function into a real PostgreSQL warehouse."""
+
+import gzip
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import psycopg2
+import pytest
+
+from generator.local.postgres import PostgresServer
+from generator.local.runtime import LocalRuntime
+from generator.local.runtime.wiring import read_wiring
+from handlers.contracts import runtime as contract
+from handlers.contracts.schedule import parse_schedule
+from tests.integration.local.billing_flow import _database, _secrets
+
+pytestmark = [
+    pytest.mark.terraform,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("local-deployment"),
+    pytest.mark.timeout(1500),
+]
+
+CONNECTOR = "app-events"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+PERIOD_AND_LATENESS = timedelta(minutes=5 + 5)  # the example spec's schedule and lateness
+
+
+@pytest.fixture
+def flow(local_deployment: Any, postgres_server: PostgresServer) -> Iterator[dict[str, Any]]:
+    """The deployed flow, its environment, and a fresh warehouse behind its secret."""
+    endpoint = local_deployment.endpoint
+    session = boto3.Session(region_name=REGION)
+    wiring = read_wiring(session, endpoint)
+    environment: dict[str, str] = {}
+    for function in wiring.functions.values():
+        if function.environment.get(contract.CONNECTOR) == CONNECTOR:
+            environment.update(function.environment)
+    (mapping,) = [m for m in wiring.stream_mappings if m.function_name == f"{CONNECTOR}-stream"]
+    secrets = session.client("secretsmanager", endpoint_url=endpoint)
+    with (
+        _database(postgres_server, "reef_events_warehouse") as warehouse,
+        _secrets(secrets, {environment[contract.DESTINATION_SECRET_ID]: warehouse}),
+    ):
+        yield {
+            "endpoint": endpoint,
+            "environment": environment,
+            "stream_arn": mapping.stream_arn,
+            "warehouse": warehouse,
+            "client": lambda service: session.client(service, endpoint_url=endpoint),
+        }
+
+
+def put_records(flow: dict[str, Any], documents: list[bytes]) -> None:
+    kinesis = flow["client"]("kinesis")
+    for number, data in enumerate(documents):
+        kinesis.put_record(StreamARN=flow["stream_arn"], Data=data, PartitionKey=str(number))
+
+
+def runtime(flow: dict[str, Any]) -> LocalRuntime:
+    local = LocalRuntime(flow["endpoint"], REGION, ACCOUNT, retry_delay_seconds=0)
+    local.refresh()
+    return local
+
+
+def warehouse_rows(flow: dict[str, Any], run: str) -> list[tuple[Any, ...]]:
+    """This run's rows in the warehouse; none before the first load creates the table."""
+    with psycopg2.connect(flow["warehouse"]) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('events.app_events') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return []
+        cursor.execute(
+            "SELECT event_id, kind, user_id FROM events.app_events WHERE event_id LIKE %s"
+            " ORDER BY event_id",
+            (f"{run}%",),
+        )
+        return cursor.fetchall()
+
+
+def quarantine_reasons(flow: dict[str, Any]) -> list[str]:
+    s3 = flow["client"]("s3")
+    bucket = flow["environment"][contract.STAGING_BUCKET]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"quarantine/{CONNECTOR}/")
+    reasons = []
+    for item in listed.get("Contents", []):
+        body = gzip.decompress(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        reasons += [json.loads(line)["reason"] for line in body.splitlines()]
+    return reasons
+
+
+def test_records_load_once_their_timelabel_closes_and_bad_ones_are_quarantined(flow):
+    run = f"run-{uuid.uuid4().hex[:8]}-"
+    now = datetime.now(UTC)
+    good = [
+        {"event_id": f"{run}{n}", "occurred_at": now.isoformat(), "kind": "view", "user_id": n}
+        for n in range(6)
+    ]
+    bad_type = dict(good[0], event_id=f"{run}badtype", user_id="seven")
+    documents = [json.dumps(document).encode() for document in good]
+    documents += [
+        b'{"event_id": "' + run.encode() + b'broken", ',  # not JSON
+        json.dumps({"event_id": f"{run}nokind", "occurred_at": now.isoformat()}).encode(),
+        json.dumps(bad_type).encode(),
+        documents[0],  # the same event again: merged away by its key
+    ]
+    put_records(flow, documents)
+
+    local = runtime(flow)
+    local.run_until_idle(300)
+    assert warehouse_rows(flow, run) == []  # landed, but its timelabel is still open
+
+    closing_tick = parse_schedule("rate(5 minutes)").timelabel(now) + PERIOD_AND_LATENESS
+    assert local.trigger(CONNECTOR, closing_tick).ok
+    local.run_until_idle(300)
+
+    assert warehouse_rows(flow, run) == [(f"{run}{n}", "view", n) for n in range(6)]
+    reasons = quarantine_reasons(flow)
+    assert any(reason.startswith("not JSON") for reason in reasons)
+    assert "field 'kind' is required and missing" in reasons
+    assert "field 'user_id': \"seven\" is not a bigint" in reasons
