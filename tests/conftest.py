@@ -6,10 +6,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from generator.local.postgres import PostgresServer, PostgresUnavailable, free_port
+from tests.fakes.databases import fresh_database
 
 # the moto server and the local stacks applied into it once per session, shared from here
 # by tests/integration/terraform and tests/integration/local
@@ -54,12 +54,5 @@ _database_numbers = itertools.count()
 @pytest.fixture
 def postgres_dsn(postgres_server: PostgresServer) -> Iterator[str]:
     """A new, empty database on the test server; dropped after the test."""
-    name = f"test_{os.getpid()}_{next(_database_numbers)}"
-    admin = psycopg2.connect(postgres_server.dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_server.dsn_for(name)
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_database(postgres_server, f"test_{os.getpid()}_{next(_database_numbers)}") as dsn:
+        yield dsn

@@ -294,16 +294,7 @@ def _count_chunk(chunk: Chunk) -> None:
 
 def _finish(flow: Services, batch: Batch) -> None:
     manifest = _manifest(flow, batch)
-    key = manifest_key(batch.trace)
-    try:
-        flow.s3.put_object(
-            Bucket=flow.staging_bucket,
-            Key=key,
-            Body=manifest.model_dump_json(indent=2).encode(),
-            ContentType="application/json",
-        )
-    except (ClientError, BotoCoreError) as error:
-        raise aws_error(error, f"writing the manifest s3://{flow.staging_bucket}/{key}") from error
+    key = flow.write_manifest(batch.trace, manifest)
     checkpoints.reached(checkpoints.EXTRACT_MANIFEST_WRITTEN)
     extracted = flow.ledger.transition(batch, BatchState.EXTRACTED, now(), manifest_key=key)
     if extracted is None:

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers import config
 from handlers.bookkeeping import Ledger, open_ledger
 from handlers.contracts import runtime
+from handlers.contracts.batch import Manifest
 from handlers.contracts.messages import Message, TraceContext, encode
 from handlers.contracts.runtime import RuntimeConfig
 from handlers.sources import open_source
@@ -57,6 +58,21 @@ class Services:
             )
         except (ClientError, BotoCoreError) as error:
             raise config.aws_error(error, f"sending to {queue}") from error
+
+    def write_manifest(self, trace: TraceContext, manifest: Manifest) -> str:
+        """Write a batch's manifest at its deterministic key; returns the key."""
+        key = manifest_key(trace)
+        try:
+            self.s3.put_object(
+                Bucket=self.staging_bucket,
+                Key=key,
+                Body=manifest.model_dump_json(indent=2).encode(),
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as error:
+            where = f"s3://{self.staging_bucket}/{key}"
+            raise config.aws_error(error, f"writing the manifest {where}") from error
+        return key
 
     @contextmanager
     def source(self) -> Iterator[Source]:

@@ -20,7 +20,7 @@ from handlers.contracts.schedule import parse_schedule
 from handlers.contracts.spec import KinesisSource
 from handlers.observability import TIMELABELS_CLOSED, count, logger, traced
 from handlers.orchestration.extract import publish_extracted
-from handlers.orchestration.services import Services, manifest_key, now
+from handlers.orchestration.services import Services, now
 from handlers.sources.kinesis.landing import (
     STREAM_FILES,
     rows_in_file,
@@ -84,16 +84,7 @@ def _close(flow: Services, source: KinesisSource, trace: TraceContext) -> None:
     if batch.state is not BatchState.EXTRACTING:
         return  # closed by an earlier tick; the load path owns it now
     manifest = _manifest(flow, source, batch)
-    key = manifest_key(trace)
-    try:
-        flow.s3.put_object(
-            Bucket=flow.staging_bucket,
-            Key=key,
-            Body=manifest.model_dump_json(indent=2).encode(),
-            ContentType="application/json",
-        )
-    except (ClientError, BotoCoreError) as error:
-        raise aws_error(error, f"writing the manifest s3://{flow.staging_bucket}/{key}") from error
+    key = flow.write_manifest(trace, manifest)
     extracted = flow.ledger.transition(
         batch,
         BatchState.EXTRACTED,

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from handlers import config
 from handlers.contracts import runtime
 from handlers.contracts.runtime import RuntimeConfig
 from handlers.contracts.spec import ConnectorSpec
@@ -212,3 +213,42 @@ def _subscribe(sns: Any, sqs: Any, topic: str, queue_url: str) -> None:
         Endpoint=_arn(sqs, queue_url),
         Attributes={"RawMessageDelivery": "true"},
     )
+
+
+def use_real_connector(
+    flow: Flow,
+    monkeypatch: Any,
+    spec: ConnectorSpec,
+    secrets: dict[str, dict[str, Any]],
+    schedule: str = "rate(15 minutes)",
+) -> None:
+    """Run the deployed flow with `spec` and the real source and warehouse packages.
+
+    The runtime config document is replaced by one for `spec`, the secrets are stored in
+    Secrets Manager under their names, and the fakes `deploy_flow` registered are dropped.
+    """
+    document = RuntimeConfig(
+        environment="test",
+        connector=spec,
+        schedule=schedule,
+        function_timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
+        staging_expiry_days=7,
+        bookkeeping_ttl_days=90,
+        redshift_slices=2,
+    )
+    boto3.client("s3").put_object(
+        Bucket=flow.environment[runtime.CONFIG_BUCKET],
+        Key=flow.environment[runtime.CONFIG_KEY],
+        Body=document.model_dump_json(by_alias=True).encode(),
+    )
+    client = boto3.client("secretsmanager")
+    for name, value in secrets.items():
+        client.create_secret(Name=name, SecretString=json.dumps(value))
+    source_secret = getattr(spec.source, "secret", None)
+    if source_secret:
+        monkeypatch.setenv(runtime.SOURCE_SECRET_ID, source_secret)
+    monkeypatch.setenv(runtime.DESTINATION_SECRET_ID, spec.destination.secret)
+    register_source("postgres", None)
+    register_warehouse("postgres", None)
+    services.reset()
+    config.reset()

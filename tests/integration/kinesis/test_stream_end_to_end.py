@@ -14,16 +14,13 @@ from moto import mock_aws
 
 from generator.environments import load_environment
 from generator.operations.status import collect_status, render_text
-from handlers import config as handler_config
 from handlers.bookkeeping import BatchState, open_ledger
 from handlers.contracts import runtime
-from handlers.contracts.runtime import RuntimeConfig
 from handlers.contracts.spec import ConnectorSpec
-from handlers.orchestration import load, services, stream
-from handlers.sources import register_source
-from handlers.warehouses import register_warehouse
+from handlers.orchestration import load, stream
+from tests.fakes.databases import rds_secret
 from tests.fakes.driver import Driver
-from tests.fakes.flow import CONNECTOR, FUNCTION_TIMEOUT_SECONDS, deploy_flow, undeploy_flow
+from tests.fakes.flow import CONNECTOR, deploy_flow, undeploy_flow, use_real_connector
 from tests.fakes.lambda_context import FakeContext
 
 pytestmark = [pytest.mark.postgres]
@@ -43,37 +40,14 @@ def deployed(request, postgres_dsn, monkeypatch) -> Iterator[Driver]:
     monkeypatch.setattr(load, "WAIT_SECONDS", 0)
     with mock_aws():
         flow = deploy_flow(monkeypatch, mode=request.param)
-        document = RuntimeConfig(
-            environment="test",
-            connector=_spec(request.param),
+        secret = rds_secret(postgres_dsn)
+        use_real_connector(
+            flow,
+            monkeypatch,
+            _spec(request.param),
+            {"reef/warehouse": secret},
             schedule="rate(5 minutes)",
-            function_timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
-            staging_expiry_days=7,
-            bookkeeping_ttl_days=90,
-            redshift_slices=2,
         )
-        boto3.client("s3").put_object(
-            Bucket=flow.environment[runtime.CONFIG_BUCKET],
-            Key=flow.environment[runtime.CONFIG_KEY],
-            Body=document.model_dump_json(by_alias=True).encode(),
-        )
-        options = dict(part.split("=", 1) for part in postgres_dsn.split())
-        secret = {
-            "engine": "postgres",
-            "host": options["host"],
-            "port": int(options["port"]),
-            "username": options["user"],
-            "password": "",
-            "dbname": options["dbname"],
-        }
-        boto3.client("secretsmanager").create_secret(
-            Name="reef/warehouse", SecretString=json.dumps(secret)
-        )
-        monkeypatch.setenv(runtime.DESTINATION_SECRET_ID, "reef/warehouse")
-        register_source("postgres", None)
-        register_warehouse("postgres", None)
-        services.reset()
-        handler_config.reset()
         driver = Driver(flow)
         yield driver
         driver.close()

@@ -23,6 +23,7 @@ from generator.local.runtime.wiring import Wiring, read_wiring
 from handlers.contracts import runtime as contract
 from handlers.contracts.runtime import RuntimeConfig
 from handlers.contracts.spec import PostgresSource
+from tests.fakes.databases import fresh_database, rds_secret
 
 CONNECTOR = "billing-replica"
 REGION = "us-east-1"
@@ -231,8 +232,8 @@ def billing_flow(endpoint: str, server: PostgresServer) -> Iterator[BillingFlow]
     for function in functions.values():
         environment.update(function.environment)
     with (
-        _database(server, "reef_billing_source") as source,
-        _database(server, "reef_billing_warehouse") as warehouse,
+        fresh_database(server, "reef_billing_source") as source,
+        fresh_database(server, "reef_billing_warehouse") as warehouse,
     ):
         flow = BillingFlow(endpoint, wiring, source, warehouse, set(functions), environment)
         for mapping in wiring.queue_mappings:
@@ -247,7 +248,7 @@ def billing_flow(endpoint: str, server: PostgresServer) -> Iterator[BillingFlow]
             environment[contract.SOURCE_SECRET_ID]: source,
             environment[contract.DESTINATION_SECRET_ID]: warehouse,
         }
-        with _secrets(flow.client("secretsmanager"), secrets), _small_chunks(flow):
+        with secrets_pointing_at(flow.client("secretsmanager"), secrets), _small_chunks(flow):
             try:
                 yield flow
             finally:
@@ -280,10 +281,10 @@ def _small_chunks(flow: BillingFlow) -> Iterator[None]:
 
 
 @contextmanager
-def _secrets(secrets: Any, values: dict[str, str]) -> Iterator[None]:
+def secrets_pointing_at(secrets: Any, values: dict[str, str]) -> Iterator[None]:
     before: dict[str, str | None] = {}
     for name, dsn in values.items():
-        value = json.dumps(_rds_secret(dsn))
+        value = json.dumps(rds_secret(dsn))
         try:
             before[name] = secrets.get_secret_value(SecretId=name)["SecretString"]
             secrets.put_secret_value(SecretId=name, SecretString=value)
@@ -298,36 +299,6 @@ def _secrets(secrets: Any, values: dict[str, str]) -> Iterator[None]:
                 secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
             else:
                 secrets.put_secret_value(SecretId=name, SecretString=old)
-
-
-@contextmanager
-def _database(server: PostgresServer, name: str) -> Iterator[str]:
-    _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin(server, f'CREATE DATABASE "{name}"')
-    try:
-        yield server.dsn_for(name)
-    finally:
-        _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _admin(server: PostgresServer, statement: str) -> None:
-    connection = psycopg2.connect(server.dsn)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
-    connection.close()
-
-
-def _rds_secret(dsn: str) -> dict[str, Any]:
-    parts = dict(item.split("=", 1) for item in dsn.split())
-    return {
-        "engine": "postgres",
-        "host": parts["host"],
-        "port": int(parts["port"]),
-        "username": parts["user"],
-        "password": "",
-        "dbname": parts["dbname"],
-    }
 
 
 def _execute(dsn: str, statements: list[str]) -> None:

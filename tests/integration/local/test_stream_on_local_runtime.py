@@ -19,7 +19,8 @@ from generator.local.runtime import LocalRuntime
 from generator.local.runtime.wiring import read_wiring
 from handlers.contracts import runtime as contract
 from handlers.contracts.schedule import parse_schedule
-from tests.integration.local.billing_flow import _database, _secrets
+from tests.fakes.databases import fresh_database
+from tests.integration.local.billing_flow import secrets_pointing_at
 
 pytestmark = [
     pytest.mark.terraform,
@@ -47,8 +48,8 @@ def flow(local_deployment: Any, postgres_server: PostgresServer) -> Iterator[dic
     (mapping,) = [m for m in wiring.stream_mappings if m.function_name == f"{CONNECTOR}-stream"]
     secrets = session.client("secretsmanager", endpoint_url=endpoint)
     with (
-        _database(postgres_server, "reef_events_warehouse") as warehouse,
-        _secrets(secrets, {environment[contract.DESTINATION_SECRET_ID]: warehouse}),
+        fresh_database(postgres_server, "reef_events_warehouse") as warehouse,
+        secrets_pointing_at(secrets, {environment[contract.DESTINATION_SECRET_ID]: warehouse}),
     ):
         yield {
             "endpoint": endpoint,

@@ -18,6 +18,7 @@ from handlers.sources.base import ChunkRead
 from handlers.sources.postgres import PostgresSource as Source
 from handlers.warehouses.base import Loaded, WriteMode
 from handlers.warehouses.postgres import PostgresWarehouse
+from tests.fakes.databases import fresh_database
 
 _warehouse_numbers = itertools.count()
 
@@ -25,28 +26,10 @@ _warehouse_numbers = itertools.count()
 @pytest.fixture
 def warehouse_dsn(postgres_server: PostgresServer) -> Iterator[str]:
     """A second fresh database on the test server, standing in for the warehouse."""
-    name = f"warehouse_{os.getpid()}_{next(_warehouse_numbers)}"
-    admin = psycopg2.connect(postgres_server.dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_server.dsn_for(name)
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
-
-def secret_for(dsn: str) -> dict[str, Any]:
-    """The RDS-shaped secret of a libpq key=value DSN."""
-    parts = dict(item.split("=", 1) for item in dsn.split())
-    return {
-        "engine": "postgres",
-        "host": parts["host"],
-        "port": int(parts["port"]),
-        "username": parts["user"],
-        "password": "",
-        "dbname": parts["dbname"],
-    }
+    with fresh_database(
+        postgres_server, f"warehouse_{os.getpid()}_{next(_warehouse_numbers)}"
+    ) as dsn:
+        yield dsn
 
 
 def execute(dsn: str, statement: str, params: Any = None) -> None:

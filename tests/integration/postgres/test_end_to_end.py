@@ -4,26 +4,20 @@ Secrets Manager (moto) as deployed functions read them. Every type of the round-
 must arrive unchanged, through an initial and an incremental batch, with kills at every step
 boundary and every message delivered twice."""
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
-from handlers import config as handler_config
 from handlers.bookkeeping import BatchState, open_ledger
-from handlers.contracts import runtime
-from handlers.contracts.runtime import RuntimeConfig
 from handlers.contracts.spec import ConnectorSpec
-from handlers.orchestration import load, services
-from handlers.sources import register_source
-from handlers.warehouses import register_warehouse
+from handlers.orchestration import load
+from tests.fakes.databases import rds_secret
 from tests.fakes.driver import Driver
-from tests.fakes.flow import CONNECTOR, FUNCTION_TIMEOUT_SECONDS, deploy_flow, undeploy_flow
-from tests.integration.postgres.conftest import execute, secret_for
+from tests.fakes.flow import CONNECTOR, deploy_flow, undeploy_flow, use_real_connector
+from tests.integration.postgres.conftest import execute
 from tests.integration.postgres.test_round_trip import TABLE, as_text, seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -59,29 +53,12 @@ def ends(postgres_dsn: str, warehouse_dsn: str) -> Iterator[tuple[str, str]]:
 def deploy(monkeypatch: pytest.MonkeyPatch, source_dsn: str, warehouse_dsn: str) -> Any:
     """The moto flow of the runtime tests, with this connector and the real packages."""
     flow = deploy_flow(monkeypatch, mode="merge")
-    document = RuntimeConfig(
-        environment="test",
-        connector=connector(TABLE.model_dump(by_alias=True)),
-        schedule="rate(15 minutes)",
-        function_timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
-        staging_expiry_days=7,
-        bookkeeping_ttl_days=90,
-        redshift_slices=2,
+    use_real_connector(
+        flow,
+        monkeypatch,
+        connector(TABLE.model_dump(by_alias=True)),
+        {"reef/source": rds_secret(source_dsn), "reef/warehouse": rds_secret(warehouse_dsn)},
     )
-    boto3.client("s3").put_object(
-        Bucket=flow.environment[runtime.CONFIG_BUCKET],
-        Key=flow.environment[runtime.CONFIG_KEY],
-        Body=document.model_dump_json(by_alias=True).encode(),
-    )
-    secrets = boto3.client("secretsmanager")
-    for name, dsn in (("reef/source", source_dsn), ("reef/warehouse", warehouse_dsn)):
-        secrets.create_secret(Name=name, SecretString=json.dumps(secret_for(dsn)))
-    monkeypatch.setenv(runtime.SOURCE_SECRET_ID, "reef/source")
-    monkeypatch.setenv(runtime.DESTINATION_SECRET_ID, "reef/warehouse")
-    register_source("postgres", None)
-    register_warehouse("postgres", None)
-    services.reset()
-    handler_config.reset()
     return flow
 
 

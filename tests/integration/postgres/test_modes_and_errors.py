@@ -16,13 +16,13 @@ from handlers.errors import TerminalError, TransientError
 from handlers.sources.postgres import PostgresSource
 from handlers.staging import GzipObjectWriter, open_gzip_object
 from handlers.warehouses.postgres import PostgresWarehouse
+from tests.fakes.databases import rds_secret
 from tests.integration.postgres.conftest import (
     destination_spec,
     execute,
     extract,
     fetch,
     load,
-    secret_for,
     source_spec,
 )
 
@@ -48,14 +48,14 @@ def source_dsn(postgres_dsn: str) -> str:
 
 @pytest.fixture
 def source(source_dsn: str) -> Iterator[PostgresSource]:
-    opened = PostgresSource(source_spec(ITEMS), secret_for(source_dsn))
+    opened = PostgresSource(source_spec(ITEMS), rds_secret(source_dsn))
     yield opened
     opened.close()
 
 
 @pytest.fixture
 def full_source(source_dsn: str) -> Iterator[PostgresSource]:
-    opened = PostgresSource(source_spec(FULL_ITEMS), secret_for(source_dsn))
+    opened = PostgresSource(source_spec(FULL_ITEMS), rds_secret(source_dsn))
     yield opened
     opened.close()
 
@@ -70,7 +70,7 @@ def test_a_merge_never_replaces_a_row_with_an_older_version(
     old = extract(source, ITEMS, source.bounds("items", None))
     execute(source_dsn, "UPDATE items SET version = 2, name = 'newer' WHERE id <= 10")
     new = extract(source, ITEMS, source.bounds("items", "1"))
-    warehouse = PostgresWarehouse(destination_spec(), secret_for(warehouse_dsn))
+    warehouse = PostgresWarehouse(destination_spec(), rds_secret(warehouse_dsn))
 
     load(warehouse, new)
     load(warehouse, old)  # a late, older batch
@@ -94,7 +94,7 @@ def test_within_one_batch_the_version_with_the_highest_cursor_wins(
     source: PostgresSource, warehouse_dsn: str
 ) -> None:
     lines = [b"1,1,first\n", b"1,3,latest\n", b"1,2,middle\n"]
-    warehouse = PostgresWarehouse(destination_spec(), secret_for(warehouse_dsn))
+    warehouse = PostgresWarehouse(destination_spec(), rds_secret(warehouse_dsn))
 
     load(warehouse, batch_of_lines(source, ITEMS, lines))
     warehouse.close()
@@ -106,7 +106,7 @@ def test_within_one_batch_without_a_cursor_the_last_copy_of_a_key_wins(
     source: PostgresSource, warehouse_dsn: str
 ) -> None:
     lines = [b"1,1,first\n", b"1,3,third\n", b"1,2,last\n"]
-    warehouse = PostgresWarehouse(destination_spec(), secret_for(warehouse_dsn))
+    warehouse = PostgresWarehouse(destination_spec(), rds_secret(warehouse_dsn))
 
     load(warehouse, batch_of_lines(source, FULL_ITEMS, lines))
     warehouse.close()
@@ -115,7 +115,7 @@ def test_within_one_batch_without_a_cursor_the_last_copy_of_a_key_wins(
 
 
 def test_append_adds_every_row_of_every_batch(source: PostgresSource, warehouse_dsn: str) -> None:
-    warehouse = PostgresWarehouse(destination_spec("append"), secret_for(warehouse_dsn))
+    warehouse = PostgresWarehouse(destination_spec("append"), rds_secret(warehouse_dsn))
 
     load(warehouse, extract(source, ITEMS, source.bounds("items", None)), mode="append")
     load(warehouse, extract(source, ITEMS, source.bounds("items", None)), mode="append")
@@ -127,7 +127,7 @@ def test_append_adds_every_row_of_every_batch(source: PostgresSource, warehouse_
 def test_replace_leaves_exactly_the_latest_batch(
     full_source: PostgresSource, source_dsn: str, warehouse_dsn: str
 ) -> None:
-    warehouse = PostgresWarehouse(destination_spec("replace"), secret_for(warehouse_dsn))
+    warehouse = PostgresWarehouse(destination_spec("replace"), rds_secret(warehouse_dsn))
     load(warehouse, extract(full_source, FULL_ITEMS, Bounds()), mode="replace")
     execute(source_dsn, "DELETE FROM items WHERE id > 100")
 
@@ -145,7 +145,7 @@ def test_deleted_keys_files_delete_their_rows_in_the_warehouse(
     batch.manifest = batch.manifest.model_copy(
         update={"deleted_keys_files": [ManifestFile(key="deleted.csv.gz", rows=3, bytes=1)]}
     )
-    warehouse = PostgresWarehouse(destination_spec(), secret_for(warehouse_dsn))
+    warehouse = PostgresWarehouse(destination_spec(), rds_secret(warehouse_dsn))
 
     load(warehouse, batch)
     warehouse.close()
@@ -155,7 +155,7 @@ def test_deleted_keys_files_delete_their_rows_in_the_warehouse(
 
 
 def test_a_full_unit_reads_the_whole_table_in_primary_key_chunks(source_dsn: str) -> None:
-    source = PostgresSource(source_spec(FULL_ITEMS), secret_for(source_dsn))
+    source = PostgresSource(source_spec(FULL_ITEMS), rds_secret(source_dsn))
 
     bounds = source.bounds("items", "ignored")
     batch = extract(source, FULL_ITEMS, bounds)
@@ -187,7 +187,7 @@ def test_a_batch_goes_through_s3_gzip_objects_and_back(
         for key, body in batch.files.items():
             with GzipObjectWriter(s3, "staging", key) as out:
                 out.write(gzip.decompress(body))
-        warehouse = PostgresWarehouse(destination_spec(), secret_for(warehouse_dsn))
+        warehouse = PostgresWarehouse(destination_spec(), rds_secret(warehouse_dsn))
 
         warehouse.load(batch.manifest, "merge", lambda key: open_gzip_object(s3, "staging", key))
         warehouse.close()
@@ -196,7 +196,7 @@ def test_a_batch_goes_through_s3_gzip_objects_and_back(
 
 
 def test_a_missing_source_table_is_a_terminal_error_naming_it(postgres_dsn: str) -> None:
-    source = PostgresSource(source_spec(ITEMS), secret_for(postgres_dsn))
+    source = PostgresSource(source_spec(ITEMS), rds_secret(postgres_dsn))
 
     with pytest.raises(TerminalError, match=r"table public\.items not found"):
         source.columns("items")
@@ -204,14 +204,14 @@ def test_a_missing_source_table_is_a_terminal_error_naming_it(postgres_dsn: str)
 
 
 def test_a_wrong_database_in_the_secret_is_a_terminal_error(postgres_dsn: str) -> None:
-    secret = {**secret_for(postgres_dsn), "dbname": "no_such_database"}
+    secret = {**rds_secret(postgres_dsn), "dbname": "no_such_database"}
 
     with pytest.raises(TerminalError, match="no_such_database"):
         PostgresSource(source_spec(ITEMS), secret)
 
 
 def test_an_unreachable_server_is_a_transient_error(postgres_dsn: str) -> None:
-    secret = {**secret_for(postgres_dsn), "port": 1}
+    secret = {**rds_secret(postgres_dsn), "port": 1}
 
     with pytest.raises(TransientError, match="connecting to database"):
         PostgresWarehouse(destination_spec(), secret)
@@ -220,7 +220,7 @@ def test_an_unreachable_server_is_a_transient_error(postgres_dsn: str) -> None:
 def test_a_statement_timeout_is_a_transient_error(source_dsn: str) -> None:
     execute(source_dsn, "CREATE VIEW slow AS SELECT pg_sleep(1)::text AS id, 1 AS version")
     slow = PostgresTable.model_validate({"table": "slow", "primary_key": ["id"]})
-    source = PostgresSource(source_spec(slow), secret_for(source_dsn), statement_timeout_ms=100)
+    source = PostgresSource(source_spec(slow), rds_secret(source_dsn), statement_timeout_ms=100)
 
     with pytest.raises(TransientError, match="SQLSTATE 57014"):
         source.read_chunk("slow", Bounds(), None, io.BytesIO())

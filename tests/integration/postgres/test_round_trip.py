@@ -11,13 +11,13 @@ from handlers.contracts.spec import PostgresTable
 from handlers.errors import TerminalError
 from handlers.sources.postgres import PostgresSource
 from handlers.warehouses.postgres import PostgresWarehouse
+from tests.fakes.databases import rds_secret
 from tests.integration.postgres.conftest import (
     destination_spec,
     execute,
     extract,
     fetch,
     load,
-    secret_for,
     source_spec,
 )
 
@@ -203,14 +203,14 @@ _COLUMN_NAMES = (
 @pytest.fixture
 def source(postgres_dsn: str) -> Iterator[PostgresSource]:
     seed(postgres_dsn)
-    opened = PostgresSource(source_spec(TABLE), secret_for(postgres_dsn))
+    opened = PostgresSource(source_spec(TABLE), rds_secret(postgres_dsn))
     yield opened
     opened.close()
 
 
 @pytest.fixture
 def warehouse(warehouse_dsn: str) -> Iterator[PostgresWarehouse]:
-    opened = PostgresWarehouse(destination_spec(), secret_for(warehouse_dsn))
+    opened = PostgresWarehouse(destination_spec(), rds_secret(warehouse_dsn))
     yield opened
     opened.close()
 

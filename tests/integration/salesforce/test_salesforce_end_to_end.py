@@ -2,25 +2,19 @@
 moto, driven like Lambda's pollers; the source is the stand-in, the warehouse a real server.
 Secrets are read from Secrets Manager (moto), as deployed functions read them."""
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 
-import boto3
 import psycopg2
 import pytest
 from moto import mock_aws
 
-from handlers import config as handler_config
 from handlers.bookkeeping import BatchState, open_ledger
-from handlers.contracts import runtime
-from handlers.contracts.runtime import RuntimeConfig
 from handlers.contracts.spec import ConnectorSpec
-from handlers.orchestration import load, services
-from handlers.sources import register_source
-from handlers.warehouses import register_warehouse
+from handlers.orchestration import load
+from tests.fakes.databases import rds_secret
 from tests.fakes.driver import Driver
-from tests.fakes.flow import CONNECTOR, FUNCTION_TIMEOUT_SECONDS, deploy_flow, undeploy_flow
+from tests.fakes.flow import CONNECTOR, deploy_flow, undeploy_flow, use_real_connector
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -52,42 +46,15 @@ def deployed(standin, postgres_dsn, monkeypatch) -> Iterator[Driver]:
     monkeypatch.setattr(load, "WAIT_SECONDS", 0)
     with mock_aws():
         flow = deploy_flow(monkeypatch, mode="merge")
-        bucket = flow.environment[runtime.CONFIG_BUCKET]
-        document = RuntimeConfig(
-            environment="test",
-            connector=_spec(),
-            schedule="rate(15 minutes)",
-            function_timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
-            staging_expiry_days=7,
-            bookkeeping_ttl_days=90,
-            redshift_slices=2,
+        use_real_connector(
+            flow,
+            monkeypatch,
+            _spec(),
+            {
+                "reef/salesforce": standin.password_secret(),
+                "reef/warehouse": rds_secret(postgres_dsn),
+            },
         )
-        boto3.client("s3").put_object(
-            Bucket=bucket,
-            Key=flow.environment[runtime.CONFIG_KEY],
-            Body=document.model_dump_json(by_alias=True).encode(),
-        )
-        secrets = boto3.client("secretsmanager")
-        secrets.create_secret(
-            Name="reef/salesforce", SecretString=json.dumps(standin.password_secret())
-        )
-        options = dict(part.split("=", 1) for part in postgres_dsn.split())
-        warehouse_secret = {
-            "engine": "postgres",
-            "host": options["host"],
-            "port": int(options["port"]),
-            "username": options["user"],
-            "password": options.get("password", ""),
-            "dbname": options["dbname"],
-        }
-        secrets.create_secret(Name="reef/warehouse", SecretString=json.dumps(warehouse_secret))
-        monkeypatch.setenv(runtime.SOURCE_SECRET_ID, "reef/salesforce")
-        monkeypatch.setenv(runtime.DESTINATION_SECRET_ID, "reef/warehouse")
-        # the real packages, not the fakes deploy_flow registered
-        register_source("postgres", None)
-        register_warehouse("postgres", None)
-        services.reset()
-        handler_config.reset()
         driver = Driver(flow)
         yield driver
         driver.close()
