@@ -49,9 +49,9 @@ class Schedule:
         epoch = int(tick.timestamp())
         return datetime.fromtimestamp(epoch - epoch % self.period_seconds, UTC)
 
-    def previous_timelabel(self, timelabel: datetime) -> datetime:
-        """The timelabel one period before; for cron, one minute before (the finest tick)."""
-        return timelabel - timedelta(seconds=self.period_seconds or 60)
+    def next_timelabel(self, timelabel: datetime) -> datetime:
+        """The timelabel one period after; for cron, one minute after (the finest tick)."""
+        return timelabel + timedelta(seconds=self.period_seconds or 60)
 
 
 def parse_schedule(expression: str) -> Schedule:

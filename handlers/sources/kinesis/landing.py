@@ -18,12 +18,15 @@ from typing import Any
 from handlers.contracts.runtime import QUARANTINE_PREFIX, STAGING_PREFIX
 from handlers.contracts.schedule import Schedule
 from handlers.contracts.spec import StreamTable
+from handlers.errors import TransientError
 from handlers.sources.csv_rows import csv_line
 from handlers.sources.kinesis.records import Accepted, Quarantined, StreamRecord, classify
 from handlers.staging import GzipObjectWriter
 
 STREAM_FILES = "stream"
 _ROWS_IN_NAME = re.compile(r"-r(\d+)\.csv\.gz$")
+# How many periods past now to look for an open timelabel before giving up (see below).
+_OPEN_TIMELABEL_SEARCH = 100
 _QUARANTINED_IN_NAME = re.compile(r"-q(\d+)\.jsonl\.gz$")
 
 
@@ -94,9 +97,11 @@ def land_records(
             quarantined.append(result)
             continue
         accepted[result.timelabel].append(result)
-    for timelabel in [label for label in accepted if closed(label)]:
-        open_label = schedule.timelabel(now)
-        accepted[open_label] += [replace(row, late=True) for row in accepted.pop(timelabel)]
+    closed_labels = [label for label in accepted if closed(label)]
+    if closed_labels:
+        open_label = _first_open_timelabel(schedule, now, closed)
+        for timelabel in closed_labels:
+            accepted[open_label] += [replace(row, late=True) for row in accepted.pop(timelabel)]
 
     landed = Landed(quarantined=len(quarantined))
     name = _file_name(records)
@@ -111,6 +116,22 @@ def land_records(
         _write_quarantine(s3, bucket, key, quarantined)
         landed.keys.append(key)
     return landed
+
+
+def _first_open_timelabel(
+    schedule: Schedule, now: datetime, closed: Callable[[datetime], bool]
+) -> datetime:
+    """The timelabel of now, or the next one still open when a tick ran early (a backfill or
+    a hand-fired `trigger` with a later time can close the timelabel of now)."""
+    label = schedule.timelabel(now)
+    for _ in range(_OPEN_TIMELABEL_SEARCH):
+        if not closed(label):
+            return label
+        label = schedule.next_timelabel(label)
+    raise TransientError(
+        f"no open timelabel within {_OPEN_TIMELABEL_SEARCH} periods after {label:%Y-%m-%dT%H:%MZ};"
+        " a tick far in the future closed them: records wait until real time catches up"
+    )
 
 
 def _file_name(records: list[StreamRecord]) -> str:

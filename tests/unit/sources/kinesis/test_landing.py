@@ -83,3 +83,13 @@ def test_records_of_a_closed_timelabel_land_late_in_the_open_one(s3, spec, recor
     assert landed.keys[0].startswith("batches/app-events/app_events/20251203T140500Z/stream/")
     assert landed.late == 2
     assert landed.rows_by_timelabel == {datetime(2025, 12, 3, 14, 5, tzinfo=UTC): 2}
+
+
+def test_when_the_timelabel_of_now_is_closed_too_records_land_in_the_next_open_one(
+    s3, spec, records
+):
+    closed = {datetime(2025, 12, 3, 13, 50, tzinfo=UTC), datetime(2025, 12, 3, 14, 5, tzinfo=UTC)}
+
+    landed = land(s3, spec, records, closed=lambda timelabel: timelabel in closed)
+
+    assert landed.rows_by_timelabel == {datetime(2025, 12, 3, 14, 10, tzinfo=UTC): 2}
