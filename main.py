@@ -4,6 +4,7 @@ cdktf runs this file with no arguments (see cdktf.json); it then synthesizes the
 the environment named by REEF_ENV. With arguments, it is the `reef` command line.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from generator import console
 from generator.errors import InvalidInput
 from generator.schema import connector_schema
 from generator.specs import load_specs
@@ -45,12 +47,22 @@ def validate(
         list[Path] | None,
         typer.Argument(help="spec files or folders; default: the connectors folder"),
     ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Check connector specs and report every problem as file:line: field: message."""
     try:
         specs = load_specs(paths)
     except InvalidInput as invalid:
+        if json_output:
+            problems = [
+                {**dataclasses.asdict(problem), "file": str(problem.file)}
+                for problem in invalid.problems
+            ]
+            console.result_json({"valid": False, "problems": problems})
         raise fail_on_invalid_input(invalid) from None
+    if json_output:
+        console.result_json({"valid": True, "connectors": sorted(specs), "problems": []})
+        return
     typer.echo(f"{len(specs)} connector spec{'s' if len(specs) != 1 else ''} valid")
 
 
@@ -281,10 +293,11 @@ def explain(
     env: Annotated[
         str | None, typer.Option("--env", help="environment: environments/<ENV>.yaml")
     ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Print, per unit, the extraction query and the load statements that would run."""
     from generator.environments import check_overrides, load_environment
-    from generator.operations.explain import explain_connector
+    from generator.operations.explain import explain_connector, explain_units
 
     try:
         specs = load_specs()
@@ -296,6 +309,9 @@ def explain(
         known = ", ".join(sorted(specs)) or "(none)"
         typer.echo(f"no connector named {connector!r}; expected one of: {known}", err=True)
         raise typer.Exit(EXIT_INVALID_INPUT)
+    if json_output:
+        console.result_json({"connector": connector, "units": explain_units(specs[connector])})
+        return
     typer.echo(explain_connector(specs[connector]), nl=False)
 
 

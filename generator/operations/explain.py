@@ -26,24 +26,40 @@ from handlers.contracts.spec import (
 def explain_connector(spec: ConnectorSpec) -> str:
     """The text `reef explain` prints for one connector."""
     sections = [f"-- connector {spec.name}: {spec.source.type} -> {spec.destination.type}"]
-    for unit in spec.units:
-        sections.append(_explain_unit(spec, unit))
+    for unit, statements in explain_units(spec).items():
+        sections.append(_unit_text(spec, unit, statements))
     return "\n\n".join(sections) + "\n"
 
 
-def _explain_unit(spec: ConnectorSpec, unit: str) -> str:
+def explain_units(spec: ConnectorSpec) -> dict[str, dict[str, Any]]:
+    """Per unit: its target table, write mode, extraction and load statements (`--json`)."""
+    return {unit: _unit_statements(spec, unit) for unit in spec.units}
+
+
+def _unit_statements(spec: ConnectorSpec, unit: str) -> dict[str, Any]:
     columns, primary_key, cursor = _unit_shape(spec, unit)
     mode = spec.destination.mode
-    lines = [f"-- ==== unit {unit} -> {spec.destination.schema_}.{unit} ({mode}) ===="]
-
     extract = _hook("sources", spec.source.type, "explain_extract")
-    if extract is None:
+    load = _hook("warehouses", spec.destination.type, "explain_load")
+    return {
+        "target": f"{spec.destination.schema_}.{unit}",
+        "mode": mode,
+        "extract": extract(spec.source, unit) if extract else None,
+        "load": (
+            load(spec.destination, unit, columns, primary_key, cursor=cursor, mode=mode)
+            if load
+            else None
+        ),
+    }
+
+
+def _unit_text(spec: ConnectorSpec, unit: str, statements: dict[str, Any]) -> str:
+    lines = [f"-- ==== unit {unit} -> {statements['target']} ({statements['mode']}) ===="]
+    if statements["extract"] is None:
         lines.append(f"-- extract: the {spec.source.type} source composes no SQL to show")
     else:
-        lines += extract(spec.source, unit)
-
-    load = _hook("warehouses", spec.destination.type, "explain_load")
-    if load is None:
+        lines += statements["extract"]
+    if statements["load"] is None:
         lines.append(f"-- load: the {spec.destination.type} warehouse shows no statements")
         return "\n".join(lines)
     if isinstance(spec.source, PostgresSource):
@@ -51,7 +67,7 @@ def _explain_unit(spec: ConnectorSpec, unit: str) -> str:
             "-- load: the key and cursor columns shown; the others and all types come from"
             " the source catalog at run time"
         )
-    for statement in load(spec.destination, unit, columns, primary_key, cursor=cursor, mode=mode):
+    for statement in statements["load"]:
         lines.append(statement if statement.startswith("--") else f"{statement};")
     return "\n".join(lines)
 
