@@ -326,6 +326,7 @@ def status(
 ) -> None:
     """Show per unit the newest batches: state, rows, bytes, durations and error."""
     from generator.environments import load_environment
+    from generator.local.services import use_emulator
     from generator.operations.status import (
         StatusUnavailable,
         collect_status,
@@ -338,6 +339,7 @@ def status(
         specs = load_specs()
     except InvalidInput as invalid:
         raise fail_on_invalid_input(invalid) from None
+    use_emulator(environment)
     if connector is not None and connector not in specs:
         known = ", ".join(sorted(specs)) or "(none)"
         typer.echo(f"no connector named {connector!r}; expected one of: {known}", err=True)
@@ -427,12 +429,14 @@ def _deployed(env: str) -> "tuple[Any, Any]":
     """The environment and its deployed resources, or the exit for a bad environment."""
     from generator import console
     from generator.environments import load_environment
+    from generator.local.services import use_emulator
     from generator.operations.trace import Deployed
 
     try:
         environment = load_environment(env)
     except InvalidInput as invalid:
         raise console.invalid_input(invalid) from None
+    use_emulator(environment)
     return environment, Deployed.of(environment)
 
 

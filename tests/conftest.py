@@ -32,6 +32,8 @@ def isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    # a local environment a developer left running is never reached by accident
+    monkeypatch.setenv("REEF_LOCAL_DIR", os.path.join(tempfile.gettempdir(), "reef-no-local"))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ flow failed or a count differs.
 """
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -175,6 +176,8 @@ def main() -> int:
     """Seed, trigger, run to idle and report; 0 when every runnable flow moved every row."""
     try:
         state = running_state()
+        # what `python main.py local env` exports: the emulator and its test credentials
+        os.environ.update(state.aws_variables())
         specs = load_specs()
         seed(state, specs)
         runtime = LocalRuntime(

@@ -1,5 +1,6 @@
 """`local up`, `local down` and `local env`: the emulator and the throwaway PostgreSQL server."""
 
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -89,6 +90,17 @@ def running_state() -> LocalState:
     if not answers(state.emulator.endpoint):
         raise NotStarted(f"the emulator at {state.emulator.endpoint}")
     return state
+
+
+def use_emulator(environment: Environment) -> None:
+    """For the local environment, point boto3 at the running emulator with its test
+    credentials, as `eval $(python main.py local env)` would; a no-op for other
+    environments, when the user set AWS_ENDPOINT_URL already, or when nothing runs."""
+    if environment.emulator is None or os.environ.get("AWS_ENDPOINT_URL"):
+        return
+    state = load_state()
+    if state is not None and answers(state.emulator.endpoint):
+        os.environ.update(state.aws_variables())
 
 
 def export_lines(state: LocalState) -> list[str]:

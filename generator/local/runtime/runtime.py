@@ -18,6 +18,7 @@ from generator.local.runtime.invoker import Handler, Invocation, Invoker
 from generator.local.runtime.kinesis import StreamPoller
 from generator.local.runtime.sqs import QueuePoller
 from generator.local.runtime.wiring import DeployedFunction, Wiring, read_wiring
+from generator.local.state import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from handlers.contracts.runtime import CONNECTOR, SCHEDULER_HANDLER
 from handlers.contracts.schedule import parse_schedule
 
@@ -77,7 +78,16 @@ class LocalRuntime:
         self.endpoint = endpoint
         self.region = region
         self.account = account
-        self.session = boto3.Session(region_name=region)
+        # the emulator takes any credentials, and the machine may have none configured
+        credentials = (
+            {
+                "aws_access_key_id": TEST_ACCESS_KEY_ID,
+                "aws_secret_access_key": TEST_SECRET_ACCESS_KEY,
+            }
+            if endpoint
+            else {}
+        )
+        self.session = boto3.Session(region_name=region, **credentials)
         self.sqs = self.session.client("sqs", endpoint_url=endpoint)
         self.kinesis = self.session.client("kinesis", endpoint_url=endpoint)
         self.invoker = Invoker(endpoint, region, handlers)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from generator.local.runtime import LambdaContext
+from generator.local.runtime import LambdaContext, LocalRuntime
 from tests.integration.local.hand_wired import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT, wire_flow
 
 pytestmark = pytest.mark.slow
@@ -133,3 +133,15 @@ def test_trigger_calls_the_scheduler_with_the_event_its_schedule_rule_sends(flow
     assert received[0]["detail-type"] == "Scheduled Event"
     assert received[0]["source"] == "aws.events"
     assert received[0]["resources"] == [flow.schedule_rule_arn]
+
+
+def test_the_runtime_reaches_the_emulator_without_aws_credentials_on_the_machine(
+    flow, emulator_endpoint, monkeypatch
+):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+    runtime = LocalRuntime(emulator_endpoint, "us-east-1", "123456789012")
+    wiring = runtime.refresh()
+
+    assert wiring.functions  # read from the emulator with the runtime's own credentials
