@@ -18,11 +18,6 @@ from generator.errors import InvalidInput
 from generator.schema import connector_schema
 from generator.specs import load_specs
 
-# Exit codes, documented in the README: scripts and pipelines gate on them.
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_INVALID_INPUT = 2
-
 app = typer.Typer(
     name="reef",
     help="Move data from operational systems into a warehouse on AWS Lambda.",
@@ -32,13 +27,16 @@ app = typer.Typer(
 )
 
 
-def fail_on_invalid_input(invalid: InvalidInput) -> typer.Exit:
-    """Print every problem, one per line, and exit 2: bad input never shows a traceback."""
-    for problem in invalid.problems:
-        typer.echo(str(problem), err=True)
-    count = len(invalid.problems)
-    typer.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
-    return typer.Exit(EXIT_INVALID_INPUT)
+def spec_named(connector: str) -> Any:
+    """The valid spec of `connector`, or the exit 2 that names the known connectors."""
+    try:
+        specs = load_specs()
+    except InvalidInput as invalid:
+        raise console.invalid_input(invalid) from None
+    if connector not in specs:
+        known = ", ".join(sorted(specs)) or "(none)"
+        raise console.invalid(f"no connector named {connector!r}; expected one of: {known}")
+    return specs[connector]
 
 
 @app.command()
@@ -59,7 +57,7 @@ def validate(
                 for problem in invalid.problems
             ]
             console.result_json({"valid": False, "problems": problems})
-        raise fail_on_invalid_input(invalid) from None
+        raise console.invalid_input(invalid) from None
     if json_output:
         console.result_json({"valid": True, "connectors": sorted(specs), "problems": []})
         return
@@ -86,11 +84,10 @@ def synth(
     try:
         outdir = synthesize(env, out or DEFAULT_OUTDIR)
     except InvalidInput as invalid:
-        raise fail_on_invalid_input(invalid) from None
+        raise console.invalid_input(invalid) from None
     except LayerBuildError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
-    typer.echo(f"stacks of {env} written to {outdir}")
+        raise console.fail(str(error)) from None
+    console.result(f"stacks of {env} written to {outdir}")
 
 
 @app.command()
@@ -119,11 +116,10 @@ def deploy(
         started = time.monotonic()
         cdktf_deploy(environment, stacks or [], extra)
     except InvalidInput as invalid:
-        raise fail_on_invalid_input(invalid) from None
+        raise console.invalid_input(invalid) from None
     except (DeployError, LocalError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
-    typer.echo(f"deployed {env} in {time.monotonic() - started:.0f} s", err=True)
+        raise console.fail(str(error)) from None
+    console.log(f"deployed {env} in {time.monotonic() - started:.0f} s")
 
 
 @app.command()
@@ -146,28 +142,25 @@ def trigger(
     try:
         tick = datetime.fromisoformat(timelabel).astimezone(UTC) if timelabel else None
     except ValueError:
-        typer.echo(
-            f"--timelabel {timelabel!r} is not ISO 8601, such as 2024-05-01T10:15:00Z", err=True
-        )
-        raise typer.Exit(EXIT_INVALID_INPUT) from None
+        raise console.invalid(
+            f"--timelabel {timelabel!r} is not ISO 8601, such as 2024-05-01T10:15:00Z"
+        ) from None
     try:
         environment = load_environment(env)
         if environment.emulator is None:
-            typer.echo(f"invoked, request {trigger_remotely(environment, connector, tick)}")
+            console.result(f"invoked, request {trigger_remotely(environment, connector, tick)}")
             return
         state = running_state()
         invocation = LocalRuntime(state.emulator.endpoint, state.region, state.account).trigger(
             connector, tick
         )
     except InvalidInput as invalid:
-        raise fail_on_invalid_input(invalid) from None
+        raise console.invalid_input(invalid) from None
     except LocalError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
+        raise console.fail(str(error)) from None
     if not invocation.ok:
-        typer.echo(f"{invocation.function} failed: {invocation.error}", err=True)
-        raise typer.Exit(EXIT_FAILURE)
-    typer.echo(
+        raise console.fail(f"{invocation.function} failed: {invocation.error}")
+    console.result(
         f"{invocation.function} ran in {invocation.seconds:.1f} s;"
         " `python main.py local run --until-idle` moves the rest"
     )
@@ -182,7 +175,6 @@ def new(
     ] = None,
 ) -> None:
     """Write a commented connector spec from a template; it validates as written."""
-    from generator import console
     from generator.operations.new import SOURCE_KINDS, NewSpecError, write_spec
     from generator.specs import connectors_dir
 
@@ -207,20 +199,15 @@ def cost(
     json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Estimate a connector's monthly AWS cost, line by line, from its schedule and settings."""
-    from generator import console
     from generator.environments import load_environment
     from generator.operations.cost import EXCLUDED, estimate
 
+    spec = spec_named(connector)
     try:
-        specs = load_specs()
         environment = load_environment(env)
     except InvalidInput as invalid:
         raise console.invalid_input(invalid) from None
-    if connector not in specs:
-        raise console.invalid(
-            f"no connector named {connector!r}; expected one of: " + ", ".join(sorted(specs))
-        )
-    result = estimate(specs[connector], environment, rows_per_day, row_bytes)
+    result = estimate(spec, environment, rows_per_day, row_bytes)
     if json_output:
         console.result_json(result.as_json())
         return
@@ -252,7 +239,6 @@ def graph(
     json_output: Annotated[bool, typer.Option("--json", help="print the files as JSON")] = False,
 ) -> None:
     """Draw the environment's flows (sources, topics, queues, functions, stores) as SVG and PNG."""
-    from generator import console
     from generator.environments import check_overrides, load_environment
     from generator.operations.graph import GraphvizMissing, flows_dot, render
 
@@ -278,15 +264,6 @@ def graph(
             console.result(str(path))
 
 
-def _add_local_commands() -> None:
-    from generator.local.commands import local_app
-
-    app.add_typer(local_app, name="local")
-
-
-_add_local_commands()
-
-
 @app.command()
 def explain(
     connector: Annotated[str, typer.Argument(help="the connector's name, as in its spec")],
@@ -299,20 +276,16 @@ def explain(
     from generator.environments import check_overrides, load_environment
     from generator.operations.explain import explain_connector, explain_units
 
-    try:
-        specs = load_specs()
-        if env is not None:
-            check_overrides(load_environment(env), specs)
-    except InvalidInput as invalid:
-        raise fail_on_invalid_input(invalid) from None
-    if connector not in specs:
-        known = ", ".join(sorted(specs)) or "(none)"
-        typer.echo(f"no connector named {connector!r}; expected one of: {known}", err=True)
-        raise typer.Exit(EXIT_INVALID_INPUT)
+    spec = spec_named(connector)
+    if env is not None:
+        try:
+            check_overrides(load_environment(env), load_specs())
+        except InvalidInput as invalid:
+            raise console.invalid_input(invalid) from None
     if json_output:
-        console.result_json({"connector": connector, "units": explain_units(specs[connector])})
+        console.result_json({"connector": connector, "units": explain_units(spec)})
         return
-    typer.echo(explain_connector(specs[connector]), nl=False)
+    typer.echo(explain_connector(spec), nl=False)
 
 
 @app.command()
@@ -321,7 +294,7 @@ def status(
         str | None, typer.Argument(help="the connector's name; default: every connector")
     ] = None,
     env: Annotated[str, typer.Option("--env", help="environment")] = "local",
-    as_json: Annotated[bool, typer.Option("--json", help="stable JSON for scripts")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="stable JSON for scripts")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="batches per unit")] = 5,
 ) -> None:
     """Show per unit the newest batches: state, rows, bytes, durations and error."""
@@ -334,23 +307,24 @@ def status(
         render_text,
     )
 
+    if connector is not None:
+        chosen = [spec_named(connector)]
+    else:
+        try:
+            specs = load_specs()
+        except InvalidInput as invalid:
+            raise console.invalid_input(invalid) from None
+        chosen = [specs[name] for name in sorted(specs)]
     try:
         environment = load_environment(env)
-        specs = load_specs()
     except InvalidInput as invalid:
-        raise fail_on_invalid_input(invalid) from None
+        raise console.invalid_input(invalid) from None
     use_emulator(environment)
-    if connector is not None and connector not in specs:
-        known = ", ".join(sorted(specs)) or "(none)"
-        typer.echo(f"no connector named {connector!r}; expected one of: {known}", err=True)
-        raise typer.Exit(EXIT_INVALID_INPUT)
-    chosen = [specs[connector]] if connector else [specs[name] for name in sorted(specs)]
     try:
         found = collect_status(environment, chosen, limit)
     except StatusUnavailable as unavailable:
-        typer.echo(str(unavailable), err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
-    typer.echo(render_json(found) if as_json else render_text(found), nl=not as_json)
+        raise console.fail(str(unavailable)) from None
+    typer.echo(render_json(found) if json_output else render_text(found), nl=not json_output)
 
 
 @app.command()
@@ -365,7 +339,6 @@ def diff(
     json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Plan each stack with Terraform and summarize it; exit 3 when anything would change."""
-    from generator import console
     from generator.app import DEFAULT_OUTDIR, synthesize
     from generator.deploy import terraform_variables
     from generator.environments import load_environment
@@ -427,7 +400,6 @@ def diff(
 
 def _deployed(env: str) -> "tuple[Any, Any]":
     """The environment and its deployed resources, or the exit for a bad environment."""
-    from generator import console
     from generator.environments import load_environment
     from generator.local.services import use_emulator
     from generator.operations.trace import Deployed
@@ -447,7 +419,6 @@ def trace(
     json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show one batch's timeline (scheduled, chunks, extracted, loaded or failed) and queues."""
-    from generator import console
     from generator.operations.trace import Refused, Unavailable, render_text, trace_batch
 
     _, deployed = _deployed(env)
@@ -492,7 +463,6 @@ def backfill(
     """Schedule batches for a past cursor range, oldest first; the watermark is left alone."""
     from datetime import UTC, datetime
 
-    from generator import console
     from generator.operations import backfill as backfilling
     from generator.operations.trace import Refused, Unavailable
 
@@ -505,16 +475,8 @@ def backfill(
                 f"{option} {text!r} is not ISO 8601, such as 2024-05-01T10:15:00Z"
             ) from None
         moments.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    try:
-        specs = load_specs()
-    except InvalidInput as invalid:
-        raise console.invalid_input(invalid) from None
-    if connector not in specs:
-        raise console.invalid(
-            f"no connector named {connector!r}; expected one of: " + ", ".join(sorted(specs))
-        )
+    spec = spec_named(connector)
     environment, deployed = _deployed(env)
-    spec = specs[connector]
     now = datetime.now(UTC)
     try:
         planned = backfilling.plan(
@@ -561,20 +523,12 @@ def redrive(
     """Move dead-lettered messages back to their queue; FAILED batches may then run again."""
     from datetime import UTC, datetime
 
-    from generator import console
     from generator.operations.redrive import redrive as move_back
     from generator.operations.trace import QUEUE_KINDS, Unavailable
 
     if queue is not None and queue not in QUEUE_KINDS:
         raise console.invalid(f"--queue {queue!r}: expected extract or load")
-    try:
-        specs = load_specs()
-    except InvalidInput as invalid:
-        raise console.invalid_input(invalid) from None
-    if connector not in specs:
-        raise console.invalid(
-            f"no connector named {connector!r}; expected one of: " + ", ".join(sorted(specs))
-        )
+    spec_named(connector)  # an unknown connector is refused before AWS is reached
     _, deployed = _deployed(env)
     kinds = (queue,) if queue else QUEUE_KINDS
     try:
@@ -592,6 +546,15 @@ def redrive(
             console.warn(f"  {result.unreadable} messages name no batch; moved as they were")
 
 
+def _add_local_commands() -> None:
+    from generator.local.commands import local_app
+
+    app.add_typer(local_app, name="local")
+
+
+_add_local_commands()
+
+
 def cdktf_app() -> None:
     """What `cdktf synth` runs: the stacks of the environment in REEF_ENV (default local)."""
     from generator.app import synthesize
@@ -599,7 +562,7 @@ def cdktf_app() -> None:
     try:
         synthesize(os.environ.get("REEF_ENV", "local"))
     except InvalidInput as invalid:
-        raise SystemExit(fail_on_invalid_input(invalid).exit_code) from None
+        raise SystemExit(console.invalid_input(invalid).exit_code) from None
 
 
 if __name__ == "__main__":

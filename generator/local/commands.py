@@ -1,11 +1,11 @@
 """The `local` sub-commands: `up`, `down`, `env` and `run`."""
 
-import json
 import logging
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from generator import console
 from generator.errors import InvalidInput
 from generator.local.errors import LocalError
 from generator.local.postgres import PostgresUnavailable
@@ -14,8 +14,6 @@ from generator.local.runtime.runtime import summary_counts
 from generator.local.services import export_lines, local_down, local_up, running_state
 from generator.local.state import local_dir
 
-EXIT_FAILURE = 1
-EXIT_INVALID_INPUT = 2
 DEFAULT_IDLE_TIMEOUT_SECONDS = 300.0
 
 local_app = typer.Typer(
@@ -30,16 +28,16 @@ def up() -> None:
     try:
         state, started = local_up()
     except InvalidInput as invalid:
-        _fail(str(invalid), EXIT_INVALID_INPUT)
+        raise console.invalid_input(invalid) from None
     except (LocalError, PostgresUnavailable) as error:
-        _fail(str(error))
+        raise console.fail(str(error)) from None
     for what in started:
-        typer.echo(f"started {what}", err=True)
+        console.log(f"started {what}")
     if not started:
-        typer.echo("both were already running", err=True)
-    typer.echo(f"emulator    {state.emulator.endpoint}")
-    typer.echo(f"postgresql  {state.postgres.dsn}")
-    typer.echo('run `eval "$(python main.py local env)"` to reach them from this shell', err=True)
+        console.log("both were already running")
+    console.result(f"emulator    {state.emulator.endpoint}")
+    console.result(f"postgresql  {state.postgres.dsn}")
+    console.log('run `eval "$(python main.py local env)"` to reach them from this shell')
 
 
 @local_app.command("down")
@@ -50,7 +48,7 @@ def down(
 ) -> None:
     """Stop the emulator (its resources are lost) and PostgreSQL (its data is kept)."""
     stopped = local_down(purge=purge)
-    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    console.result(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 @local_app.command("env")
@@ -59,9 +57,9 @@ def env() -> None:
     try:
         state = running_state()
     except LocalError as error:
-        _fail(str(error))
+        raise console.fail(str(error)) from None
     for line in export_lines(state):
-        typer.echo(line)
+        console.result(line)
 
 
 @local_app.command("run")
@@ -90,7 +88,7 @@ def run(
         runtime.refresh()
         dead_before = runtime.dead_letter_counts()
     except LocalError as error:
-        _fail(str(error))
+        raise console.fail(str(error)) from None
     try:
         summary = (
             runtime.run_until_idle(timeout or DEFAULT_IDLE_TIMEOUT_SECONDS)
@@ -98,7 +96,7 @@ def run(
             else runtime.run_forever(timeout)
         )
     except LocalError as error:
-        _fail(str(error))
+        raise console.fail(str(error)) from None
     except KeyboardInterrupt:
         summary = runtime.summary
     dead_letters = {
@@ -107,12 +105,7 @@ def run(
         if count > dead_before.get(name, 0)
     }
     report = {**summary_counts(summary), "dead_lettered": dead_letters}
-    typer.echo(json.dumps(report, indent=2, sort_keys=True))
+    console.result_json(report)
     # a failed call that a retry then fixed is not a failure of the run; a dead letter is
     if dead_letters or summary.discarded_records:
-        raise typer.Exit(EXIT_FAILURE)
-
-
-def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
+        raise typer.Exit(console.EXIT_FAILURE)

@@ -67,3 +67,20 @@ def test_pre_commit_hooks_are_local_and_use_the_repositorys_venv() -> None:
     hooks = config["repos"][0]["hooks"]
     assert {hook["id"] for hook in hooks} >= {"ruff-check", "ruff-format", "spec-schema"}
     assert all(hook["entry"].startswith(".venv/bin/") for hook in hooks)
+
+
+def test_every_pre_commit_hook_passes_on_the_repository() -> None:
+    pre_commit = REPOSITORY / ".venv" / "bin" / "pre-commit"
+    if not pre_commit.exists() or not (REPOSITORY / ".git").exists():
+        pytest.skip("needs `make setup` (.venv/bin/pre-commit) and a git checkout")
+
+    result = subprocess.run(
+        [str(pre_commit), "run", "--all-files", "--color", "never"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("Passed") == 5, result.stdout

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 import main
+from generator import console
 from generator.environments import load_environment
 from generator.operations.status import collect_status, render_json, render_text
 from handlers.bookkeeping import BatchState
@@ -51,12 +52,12 @@ def test_the_json_form_is_stable_for_scripts(loaded_flow: Flow) -> None:
 def test_the_command_says_what_is_wrong_when_the_table_is_missing(flow: Flow) -> None:
     result = CliRunner().invoke(main.app, ["status", "shop-orders", "--env", "local", "--json"])
 
-    assert result.exit_code == main.EXIT_FAILURE
+    assert result.exit_code == console.EXIT_FAILURE
     assert "reef-local-bookkeeping" in result.output
     assert "Traceback" not in result.output
 
 
 def test_the_command_refuses_an_unknown_connector(flow: Flow) -> None:
     result = CliRunner().invoke(main.app, ["status", "no-such-flow"])
-    assert result.exit_code == main.EXIT_INVALID_INPUT
+    assert result.exit_code == console.EXIT_INVALID_INPUT
     assert "expected one of" in result.output
