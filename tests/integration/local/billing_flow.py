@@ -245,8 +245,8 @@ def billing_flow(endpoint: str, server: PostgresServer) -> Iterator[BillingFlow]
                 flow.dead_letter_queues.append(dead_letter)
         flow.queues += flow.dead_letter_queues
         secrets = {
-            environment[contract.SOURCE_SECRET_ID]: source,
-            environment[contract.DESTINATION_SECRET_ID]: warehouse,
+            environment[contract.SOURCE_SECRET_ID]: rds_secret(source),
+            environment[contract.DESTINATION_SECRET_ID]: rds_secret(warehouse),
         }
         with secrets_pointing_at(flow.client("secretsmanager"), secrets), _small_chunks(flow):
             try:
@@ -281,10 +281,11 @@ def _small_chunks(flow: BillingFlow) -> Iterator[None]:
 
 
 @contextmanager
-def secrets_pointing_at(secrets: Any, values: dict[str, str]) -> Iterator[None]:
+def secrets_pointing_at(secrets: Any, documents: dict[str, dict[str, Any]]) -> Iterator[None]:
+    """Give the named secrets these JSON documents; put back what they held when done."""
     before: dict[str, str | None] = {}
-    for name, dsn in values.items():
-        value = json.dumps(rds_secret(dsn))
+    for name, document in documents.items():
+        value = json.dumps(document)
         try:
             before[name] = secrets.get_secret_value(SecretId=name)["SecretString"]
             secrets.put_secret_value(SecretId=name, SecretString=value)

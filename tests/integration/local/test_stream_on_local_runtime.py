@@ -20,7 +20,7 @@ from generator.local.runtime.wiring import read_wiring
 from handlers.contracts import runtime as contract
 from handlers.contracts.schedule import parse_schedule
 from handlers.orchestration import services, stream
-from tests.fakes.databases import fresh_database
+from tests.fakes.databases import fresh_database, rds_secret
 from tests.integration.local.billing_flow import secrets_pointing_at
 
 pytestmark = [
@@ -50,7 +50,9 @@ def flow(local_deployment: Any, postgres_server: PostgresServer) -> Iterator[dic
     secrets = session.client("secretsmanager", endpoint_url=endpoint)
     with (
         fresh_database(postgres_server, "reef_events_warehouse") as warehouse,
-        secrets_pointing_at(secrets, {environment[contract.DESTINATION_SECRET_ID]: warehouse}),
+        secrets_pointing_at(
+            secrets, {environment[contract.DESTINATION_SECRET_ID]: rds_secret(warehouse)}
+        ),
     ):
         yield {
             "endpoint": endpoint,

@@ -1,7 +1,6 @@
 """Fixtures: the Salesforce stand-in over HTTPS, readers of it, and PostgreSQL merge tables."""
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,30 +8,10 @@ import pytest
 from handlers.contracts.spec import SalesforceSource
 from handlers.sources.salesforce import SalesforceReader
 from tests.integration.salesforce.harness import MergeTable, source_spec
-from tests.standins.salesforce import Org, StandIn, write_certificate
+from tests.standins.salesforce import StandIn
+from tests.standins.salesforce.fixtures import org, standin, standin_certificate
 
-
-@pytest.fixture(scope="session")
-def standin_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return write_certificate(tmp_path_factory.mktemp("salesforce-standin"))
-
-
-@pytest.fixture
-def standin(
-    standin_certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StandIn]:
-    """A fresh org behind a running HTTPS stand-in, trusted through REQUESTS_CA_BUNDLE."""
-    cert, key = standin_certificate
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    server = StandIn(Org(), cert, key).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def org(standin: StandIn) -> Org:
-    return standin.org
+__all__ = ["org", "standin", "standin_certificate"]
 
 
 @pytest.fixture

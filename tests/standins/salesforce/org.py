@@ -103,6 +103,9 @@ class Org:
         self.api_used = 0
         self.api_max = 1_000_000
         self.rest_page_size = 2000
+        # Bulk API 2.0 may answer a results page with fewer records than maxRecords asks for
+        # (it sizes pages by data volume); None honours maxRecords alone.
+        self.bulk_page_size: int | None = None
         self.bulk_polls_to_complete = 2
         self.bulk_timeout_above: int | None = None
         self.failures: dict[str, list[tuple[int, str, str]]] = {}

@@ -342,6 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         offset = offset_of(params["locator"]) if params.get("locator") else 0
         size = int(params.get("maxRecords") or 50_000)
+        size = min(size, self.org.bulk_page_size or size)
         page = job.rows[offset : offset + size]
         end = offset + len(page)
         lines = [_csv_line(job.query.fields)]
