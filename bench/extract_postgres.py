@@ -31,6 +31,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
 from generator.local.postgres import PostgresServer, free_port  # noqa: E402
+from handlers.staging import DEFAULT_LEVEL  # noqa: E402
 
 TABLE_DDL = """
 CREATE TABLE bench_orders (
@@ -216,7 +217,11 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--levels", default="3", help="gzip levels for Reef, such as 1,3,6")
+    parser.add_argument(
+        "--levels",
+        default=str(DEFAULT_LEVEL),
+        help="gzip levels for Reef, such as 1,3,6; default: Reef's own",
+    )
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     arguments = parser.parse_args()
 

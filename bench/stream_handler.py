@@ -38,6 +38,7 @@ from handlers.contracts.runtime import RuntimeConfig
 from handlers.contracts.spec import ConnectorSpec
 from handlers.orchestration import services, stream
 from handlers.sources.csv_rows import csv_line
+from handlers.staging import DEFAULT_LEVEL
 
 SPEC = Path(__file__).resolve().parents[1] / "connectors" / "app-events.yaml"
 START = 1_764_770_000.0
@@ -106,7 +107,7 @@ def run_baseline(events: list[dict[str, Any]]) -> None:
             except json.JSONDecodeError:
                 continue
             lines.append(csv_line([str(value) for value in document.values()]))
-        gzip.compress(b"".join(lines), compresslevel=3)
+        gzip.compress(b"".join(lines), compresslevel=DEFAULT_LEVEL)
 
 
 def run_reef(events: list[dict[str, Any]]) -> None:
