@@ -34,11 +34,16 @@ Architecture = Literal["x86_64", "arm64"]
 # The Lambda runtime is python3.12; wheels must match it, not the generator's Python.
 PYTHON_VERSION = "3.12"
 
-# manylinux2014 (glibc 2.17) wheels run on the python3.12 runtime's Amazon Linux 2023.
+# The python3.12 runtime is Amazon Linux 2023, glibc 2.34, so it loads manylinux wheels up
+# to manylinux_2_34; pip is given each level, because some packages publish some
+# architectures at a newer level only (psycopg2-binary 2.9.13 has aarch64 wheels for
+# manylinux_2_28 and none for manylinux2014, that is manylinux_2_17).
+# https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
 # https://docs.aws.amazon.com/lambda/latest/dg/python-layers.html
-PLATFORMS: dict[str, str] = {
-    "x86_64": "manylinux2014_x86_64",
-    "arm64": "manylinux2014_aarch64",
+_MANYLINUX_LEVELS = ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
+PLATFORMS: dict[str, tuple[str, ...]] = {
+    architecture: tuple(f"{level}_{machine}" for level in _MANYLINUX_LEVELS)
+    for architecture, machine in (("x86_64", "x86_64"), ("arm64", "aarch64"))
 }
 
 # Lambda's limit on a function and all its layers, unzipped: 250 MB (262,144,000 bytes).
@@ -143,6 +148,7 @@ def _requirements_key(architecture: str, handlers_dir: Path) -> str:
             " (an empty file is fine if there are none)"
         )
     digest = hashlib.sha256(requirements.read_bytes())
+    digest.update(",".join(PLATFORMS[architecture]).encode())  # the wheels pip may choose
     return f"{architecture}-py{PYTHON_VERSION}-{digest.hexdigest()[:24]}"
 
 
@@ -188,12 +194,13 @@ def _has_requirements(requirements: Path) -> bool:
 
 def _pip_install(architecture: str, requirements: Path, target: Path, wheel_cache: Path) -> None:
     _progress(
-        f"installing {requirements.name} for {PLATFORMS[architecture]}, python {PYTHON_VERSION}"
+        f"installing {requirements.name} for {architecture} ({', '.join(PLATFORMS[architecture])}),"
+        f" python {PYTHON_VERSION}"
     )
     command = [
         sys.executable, "-m", "pip", "install",
         "--progress-bar", "off", "--disable-pip-version-check", "--no-input", "--no-compile",
-        "--platform", PLATFORMS[architecture],
+        *(option for platform in PLATFORMS[architecture] for option in ("--platform", platform)),
         "--implementation", "cp",
         "--python-version", PYTHON_VERSION,
         "--only-binary=:all:",
@@ -219,8 +226,9 @@ def _pip_failure(requirements: Path, stderr: str) -> LayerBuildError:
         )
     return PackagesNotInstallable(
         f"could not install the Lambda layer's packages from {requirements}:\n  {detail}\n"
-        f"Every pinned package needs a wheel for python {PYTHON_VERSION} on manylinux2014"
-        " (x86_64 and aarch64); pick a version that has one, or fix the pin, then run again."
+        f"Every pinned package needs a wheel for python {PYTHON_VERSION} on manylinux2014 to"
+        " manylinux_2_34, for x86_64 and aarch64; pick a version that has one, or fix the pin,"
+        " then run again."
     )
 
 

@@ -122,6 +122,26 @@ def test_the_packages_are_built_for_lambda_not_for_this_machine(layer_names: lis
     assert not any("cpython-311" in name for name in binaries)
 
 
+def elf_machine(binary: bytes) -> int:
+    """The e_machine field of an ELF header: 62 is x86-64, 183 is AArch64."""
+    assert binary[:4] == b"\x7fELF"
+    return int.from_bytes(binary[18:20], "little")
+
+
+@pytest.mark.slow
+def test_an_arm64_layer_carries_aarch64_binaries_of_every_compiled_package(
+    handlers_snapshot: Path, tmp_path: Path
+) -> None:
+    built = build_layer("arm64", cache_dir=tmp_path, handlers_dir=handlers_snapshot)
+
+    with zipfile.ZipFile(built.path) as archive:
+        binaries = {n: archive.read(n) for n in archive.namelist() if n.endswith(".so")}
+    psycopg = [name for name in binaries if name.startswith("python/psycopg2/_psycopg.")]
+    assert psycopg == ["python/psycopg2/_psycopg.cpython-312-aarch64-linux-gnu.so"]
+    assert any(name.startswith("python/pydantic_core/") for name in binaries)
+    assert {elf_machine(binary) for binary in binaries.values()} == {183}
+
+
 @pytest.mark.slow
 def test_the_layer_leaves_out_tests_bytecode_and_pip_install_records(
     layer_names: list[str],
