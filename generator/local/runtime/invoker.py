@@ -6,8 +6,13 @@ function also keeps its own copies of the handler modules, so that what one func
 at cold start (its connector's runtime config, say) is never seen by another, as in Lambda
 where every function runs in sandboxes of its own. The modules in SHARED_MODULES are the
 exception: every function sees the one copy this process imported.
+
+What a function prints (its JSON log lines and embedded metrics) is its log stream, which
+Lambda sends to CloudWatch Logs; here it goes to stderr, so that a command's results on
+stdout (`local run`'s report, say) stay clean for pipes.
 """
 
+import contextlib
 import importlib
 import logging
 import os
@@ -70,7 +75,11 @@ class Invoker:
             timeout_seconds=function.timeout,
         )
         started = time.monotonic()
-        with self._function_environment(function), self._sandbox(function):
+        with (
+            self._function_environment(function),
+            self._sandbox(function),
+            contextlib.redirect_stdout(sys.stderr),
+        ):
             try:
                 response = self._handler(function)(event, context)
             except Exception as error:

@@ -157,3 +157,20 @@ def runtime_over(aws: Any, function: str, handler: Any, **options: Any) -> Local
     )
     runtime.refresh()
     return runtime
+
+
+def test_what_a_function_prints_goes_to_stderr_not_to_the_commands_stdout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def prints(event: dict[str, Any], context: Any) -> str:
+        print('{"level":"INFO","message":"a log line of the function"}')
+        return "answer"
+
+    invocation = Invoker(None, REGION, {"printer": prints}).invoke(
+        deployed("printer", "reef_printer.handler"), {}
+    )
+
+    captured = capsys.readouterr()
+    assert invocation.response == "answer"
+    assert "a log line of the function" in captured.err
+    assert captured.out == ""
