@@ -7,7 +7,6 @@ table needs several chunks, and resets everything the flow wrote between scenari
 back what it changed in the shared deployment when closed.
 """
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,15 +18,18 @@ import psycopg2
 from boto3.dynamodb.conditions import Attr
 
 from generator.local.postgres import PostgresServer
-from generator.local.runtime.wiring import Wiring, read_wiring
+from generator.local.runtime.wiring import Wiring
 from handlers.contracts import runtime as contract
-from handlers.contracts.runtime import RuntimeConfig
-from handlers.contracts.spec import PostgresSource
+from handlers.contracts.spec import ConnectorSpec, PostgresSource
 from tests.fakes.databases import fresh_database, rds_secret
+from tests.integration.local.deployed import (
+    REGION,
+    deployed_connector,
+    secrets_pointing_at,
+    spec_changed,
+)
 
 CONNECTOR = "billing-replica"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 WAREHOUSE_SCHEMA = "billing"
 CHUNK_ROWS = 1000  # the spec's minimum
 # rows by (schema, table): invoices needs three chunks of CHUNK_ROWS, the others one each
@@ -222,24 +224,19 @@ class BillingFlow:
 @contextmanager
 def billing_flow(endpoint: str, server: PostgresServer) -> Iterator[BillingFlow]:
     """The deployed billing-replica flow over two fresh databases; put back as found after."""
-    wiring = read_wiring(boto3.Session(region_name=REGION), endpoint)
-    functions = {
-        f.name: f
-        for f in wiring.functions.values()
-        if f.environment.get(contract.CONNECTOR) == CONNECTOR
-    }
-    environment: dict[str, str] = {}
-    for function in functions.values():
-        environment.update(function.environment)
+    deployed = deployed_connector(endpoint, CONNECTOR)
     with (
         fresh_database(server, "reef_billing_source") as source,
         fresh_database(server, "reef_billing_warehouse") as warehouse,
     ):
-        flow = BillingFlow(endpoint, wiring, source, warehouse, set(functions), environment)
-        for mapping in wiring.queue_mappings:
-            if mapping.function_name in functions:
+        environment = deployed.environment
+        flow = BillingFlow(
+            endpoint, deployed.wiring, source, warehouse, set(deployed.functions), environment
+        )
+        for mapping in deployed.wiring.queue_mappings:
+            if mapping.function_name in deployed.functions:
                 flow.queues.append(mapping.queue_url)
-        for function in functions.values():
+        for function in deployed.functions.values():
             dead_letter = function.environment.get(contract.DEAD_LETTER_QUEUE_URL)
             if dead_letter:
                 flow.dead_letter_queues.append(dead_letter)
@@ -248,58 +245,23 @@ def billing_flow(endpoint: str, server: PostgresServer) -> Iterator[BillingFlow]
             environment[contract.SOURCE_SECRET_ID]: rds_secret(source),
             environment[contract.DESTINATION_SECRET_ID]: rds_secret(warehouse),
         }
-        with secrets_pointing_at(flow.client("secretsmanager"), secrets), _small_chunks(flow):
+        with (
+            secrets_pointing_at(flow.client("secretsmanager"), secrets),
+            spec_changed(deployed, _small_chunks),
+        ):
             try:
                 yield flow
             finally:
                 flow.reset()
 
 
-@contextmanager
-def _small_chunks(flow: BillingFlow) -> Iterator[None]:
-    # the deployed spec keeps the default chunk_rows (100,000); a runtime config document
-    # with the minimum makes a few thousand rows take several chunks, as a large table would
-    s3 = flow.client("s3")
-    where = {
-        "Bucket": flow.environment[contract.CONFIG_BUCKET],
-        "Key": flow.environment[contract.CONFIG_KEY],
-    }
-    deployed = s3.get_object(**where)["Body"].read()
-    config = RuntimeConfig.model_validate_json(deployed)
-    source = config.connector.source
+def _small_chunks(spec: ConnectorSpec) -> ConnectorSpec:
+    # the deployed spec keeps the default chunk_rows (100,000); the minimum makes a few
+    # thousand rows take several chunks, as a large table would
+    source = spec.source
     assert isinstance(source, PostgresSource)
     tables = [table.model_copy(update={"chunk_rows": CHUNK_ROWS}) for table in source.tables]
-    connector = config.connector.model_copy(
-        update={"source": source.model_copy(update={"tables": tables})}
-    )
-    smaller = config.model_copy(update={"connector": connector})
-    s3.put_object(**where, Body=smaller.model_dump_json(by_alias=True).encode())
-    try:
-        yield
-    finally:
-        s3.put_object(**where, Body=deployed)
-
-
-@contextmanager
-def secrets_pointing_at(secrets: Any, documents: dict[str, dict[str, Any]]) -> Iterator[None]:
-    """Give the named secrets these JSON documents; put back what they held when done."""
-    before: dict[str, str | None] = {}
-    for name, document in documents.items():
-        value = json.dumps(document)
-        try:
-            before[name] = secrets.get_secret_value(SecretId=name)["SecretString"]
-            secrets.put_secret_value(SecretId=name, SecretString=value)
-        except secrets.exceptions.ResourceNotFoundException:
-            before[name] = None
-            secrets.create_secret(Name=name, SecretString=value)
-    try:
-        yield
-    finally:
-        for name, old in before.items():
-            if old is None:
-                secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
-            else:
-                secrets.put_secret_value(SecretId=name, SecretString=old)
+    return spec.model_copy(update={"source": source.model_copy(update={"tables": tables})})
 
 
 def _execute(dsn: str, statements: list[str]) -> None:

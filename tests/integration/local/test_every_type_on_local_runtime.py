@@ -17,16 +17,14 @@ import pytest
 
 from generator.local.postgres import PostgresServer
 from generator.local.runtime import LocalRuntime
-from handlers.contracts import runtime as contract
-from handlers.contracts.runtime import RuntimeConfig
+from handlers.contracts.spec import ConnectorSpec
 from tests.integration.local.billing_flow import (
-    ACCOUNT,
     CONNECTOR,
-    REGION,
     WAREHOUSE_SCHEMA,
     BillingFlow,
     billing_flow,
 )
+from tests.integration.local.deployed import ACCOUNT, REGION, deployed_connector, spec_changed
 from tests.integration.postgres.test_end_to_end import change_the_source
 from tests.integration.postgres.test_round_trip import TABLE, as_text, seed
 
@@ -43,25 +41,18 @@ TICKS = (datetime(2026, 1, 5, 9, 0, tzinfo=UTC), datetime(2026, 1, 5, 10, 0, tzi
 
 @pytest.fixture
 def flow(local_deployment: Any, postgres_server: PostgresServer) -> Iterator[BillingFlow]:
-    with billing_flow(local_deployment.endpoint, postgres_server) as opened:
+    endpoint = local_deployment.endpoint
+    with (
+        billing_flow(endpoint, postgres_server) as opened,
+        spec_changed(deployed_connector(endpoint, CONNECTOR), _round_trip_table_only),
+    ):
         opened.reset()
         seed(opened.source_dsn, plain_rows=1200)  # the tricky rows and two chunks more
-        _point_at_round_trip_table(opened)
         yield opened
 
 
-def _point_at_round_trip_table(flow: BillingFlow) -> None:
-    # billing_flow puts the deployed document back when it closes
-    s3 = flow.client("s3")
-    where = {
-        "Bucket": flow.environment[contract.CONFIG_BUCKET],
-        "Key": flow.environment[contract.CONFIG_KEY],
-    }
-    config = RuntimeConfig.model_validate_json(s3.get_object(**where)["Body"].read())
-    source = config.connector.source.model_copy(update={"tables": [TABLE]})
-    connector = config.connector.model_copy(update={"source": source})
-    document = config.model_copy(update={"connector": connector})
-    s3.put_object(**where, Body=document.model_dump_json(by_alias=True).encode())
+def _round_trip_table_only(spec: ConnectorSpec) -> ConnectorSpec:
+    return spec.model_copy(update={"source": spec.source.model_copy(update={"tables": [TABLE]})})
 
 
 def run_tick(flow: BillingFlow, tick: datetime) -> None:

@@ -28,13 +28,8 @@ import pytest
 from generator.local.postgres import PostgresServer
 from generator.local.runtime import LocalRuntime
 from handlers.orchestration import checkpoints
-from tests.integration.local.billing_flow import (
-    ACCOUNT,
-    CONNECTOR,
-    REGION,
-    BillingFlow,
-    billing_flow,
-)
+from tests.integration.local.billing_flow import CONNECTOR, BillingFlow, billing_flow
+from tests.integration.local.deployed import ACCOUNT, REGION
 
 pytestmark = [
     pytest.mark.terraform,

@@ -18,8 +18,7 @@ budget pause waits 15 minutes in a delayed message, which is too long for a test
 tested on the reader in tests/integration/salesforce.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,13 +29,18 @@ import pytest
 
 from generator.local.postgres import PostgresServer
 from generator.local.runtime import LocalRuntime, RunSummary
-from generator.local.runtime.wiring import read_wiring
 from handlers.bookkeeping import BatchState, Ledger
 from handlers.contracts import runtime as contract
-from handlers.contracts.runtime import RuntimeConfig
-from handlers.contracts.spec import PostgresDestination
+from handlers.contracts.spec import ConnectorSpec, PostgresDestination
 from tests.fakes.databases import fresh_database, rds_secret
-from tests.integration.local.billing_flow import secrets_pointing_at
+from tests.integration.local.deployed import (
+    ACCOUNT,
+    REGION,
+    DeployedConnector,
+    deployed_connector,
+    secrets_pointing_at,
+    spec_changed,
+)
 from tests.standins.salesforce import Org, StandIn
 from tests.standins.salesforce.fixtures import org, standin, standin_certificate
 from tests.standins.salesforce.org import EXPIRED_SESSION, FieldDef
@@ -52,8 +56,6 @@ pytestmark = [
 ]
 
 CONNECTOR = "crm-salesforce"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 SCHEMA = "crm"
 TICKS = (datetime(2026, 1, 5, 10, 0, tzinfo=UTC), datetime(2026, 1, 5, 11, 0, tzinfo=UTC))
 ACCOUNTS = 12_000  # above the example's bulk_threshold of 10,000
@@ -80,12 +82,10 @@ COMPARED = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class SalesforceFlow:
-    endpoint: str
+    deployed: DeployedConnector
     warehouse: str
-    functions: set[str]
-    environment: dict[str, str]
 
 
 @pytest.fixture
@@ -93,29 +93,18 @@ def flow(
     local_deployment: Any, postgres_server: PostgresServer, standin: StandIn
 ) -> Iterator[SalesforceFlow]:
     """The deployed flow over the stand-in and a fresh warehouse; put back as found after."""
-    endpoint = local_deployment.endpoint
-    session = boto3.Session(region_name=REGION)
-    wiring = read_wiring(session, endpoint)
-    functions = {
-        f.name: f
-        for f in wiring.functions.values()
-        if f.environment.get(contract.CONNECTOR) == CONNECTOR
-    }
-    environment: dict[str, str] = {}
-    for function in functions.values():
-        environment.update(function.environment)
-    secrets = session.client("secretsmanager", endpoint_url=endpoint)
-    s3 = session.client("s3", endpoint_url=endpoint)
+    deployed = deployed_connector(local_deployment.endpoint, CONNECTOR)
+    environment = deployed.environment
     with fresh_database(postgres_server, "reef_crm_warehouse") as warehouse:
         documents = {
             environment[contract.SOURCE_SECRET_ID]: standin.password_secret(),
             environment[contract.DESTINATION_SECRET_ID]: rds_secret(warehouse),
         }
         with (
-            secrets_pointing_at(secrets, documents),
-            _loading_into_postgres(s3, environment),
+            secrets_pointing_at(deployed.client("secretsmanager"), documents),
+            spec_changed(deployed, loading_into(environment[contract.DESTINATION_SECRET_ID])),
         ):
-            yield SalesforceFlow(endpoint, warehouse, set(functions), environment)
+            yield SalesforceFlow(deployed, warehouse)
 
 
 @pytest.fixture
@@ -187,7 +176,11 @@ def seed(org: Org) -> list[str]:
 def run_tick(flow: SalesforceFlow, tick: datetime) -> RunSummary:
     """Fire the schedule at `tick` on a fresh runtime (cold functions) and run until idle."""
     runtime = LocalRuntime(
-        flow.endpoint, REGION, ACCOUNT, retry_delay_seconds=0, only_functions=flow.functions
+        flow.deployed.endpoint,
+        REGION,
+        ACCOUNT,
+        retry_delay_seconds=0,
+        only_functions=set(flow.deployed.functions),
     )
     runtime.refresh()
     invocation = runtime.trigger(CONNECTOR, tick)
@@ -223,28 +216,14 @@ def in_org(org: Org) -> dict[str, dict[str, tuple[Any, ...]]]:
 
 def ledger_of(flow: SalesforceFlow) -> Ledger:
     """The flow's book-keeping, read from the emulator."""
-    dynamodb = boto3.Session(region_name=REGION).resource("dynamodb", endpoint_url=flow.endpoint)
-    return Ledger(dynamodb.Table(flow.environment[contract.BOOKKEEPING_TABLE]), ttl_days=1)
+    session = boto3.Session(region_name=REGION)
+    dynamodb = session.resource("dynamodb", endpoint_url=flow.deployed.endpoint)
+    return Ledger(dynamodb.Table(flow.deployed.environment[contract.BOOKKEEPING_TABLE]), ttl_days=1)
 
 
-@contextmanager
-def _loading_into_postgres(s3: Any, environment: dict[str, str]) -> Iterator[None]:
-    """Point the deployed runtime config document at a PostgreSQL warehouse; put it back."""
-    where = {"Bucket": environment[contract.CONFIG_BUCKET], "Key": environment[contract.CONFIG_KEY]}
-    deployed = s3.get_object(**where)["Body"].read()
-    config = RuntimeConfig.model_validate_json(deployed)
+def loading_into(secret: str) -> Callable[[ConnectorSpec], ConnectorSpec]:
+    """The change of spec that points the flow at a PostgreSQL warehouse behind `secret`."""
     destination = PostgresDestination.model_validate(
-        {
-            "type": "postgres",
-            "secret": environment[contract.DESTINATION_SECRET_ID],
-            "schema": SCHEMA,
-            "mode": "merge",
-        }
+        {"type": "postgres", "secret": secret, "schema": SCHEMA, "mode": "merge"}
     )
-    connector = config.connector.model_copy(update={"destination": destination})
-    changed = config.model_copy(update={"connector": connector})
-    s3.put_object(**where, Body=changed.model_dump_json(by_alias=True).encode())
-    try:
-        yield
-    finally:
-        s3.put_object(**where, Body=deployed)
+    return lambda spec: spec.model_copy(update={"destination": destination})

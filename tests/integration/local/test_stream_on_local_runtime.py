@@ -10,18 +10,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import psycopg2
 import pytest
 
 from generator.local.postgres import PostgresServer
 from generator.local.runtime import LocalRuntime
-from generator.local.runtime.wiring import read_wiring
 from handlers.contracts import runtime as contract
 from handlers.contracts.schedule import parse_schedule
 from handlers.orchestration import services, stream
 from tests.fakes.databases import fresh_database, rds_secret
-from tests.integration.local.billing_flow import secrets_pointing_at
+from tests.integration.local.deployed import (
+    ACCOUNT,
+    REGION,
+    deployed_connector,
+    secrets_pointing_at,
+)
 
 pytestmark = [
     pytest.mark.terraform,
@@ -31,35 +34,30 @@ pytestmark = [
 ]
 
 CONNECTOR = "app-events"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 PERIOD_AND_LATENESS = timedelta(minutes=5 + 5)  # the example spec's schedule and lateness
 
 
 @pytest.fixture
 def flow(local_deployment: Any, postgres_server: PostgresServer) -> Iterator[dict[str, Any]]:
     """The deployed flow, its environment, and a fresh warehouse behind its secret."""
-    endpoint = local_deployment.endpoint
-    session = boto3.Session(region_name=REGION)
-    wiring = read_wiring(session, endpoint)
-    environment: dict[str, str] = {}
-    for function in wiring.functions.values():
-        if function.environment.get(contract.CONNECTOR) == CONNECTOR:
-            environment.update(function.environment)
-    (mapping,) = [m for m in wiring.stream_mappings if m.function_name == f"{CONNECTOR}-stream"]
-    secrets = session.client("secretsmanager", endpoint_url=endpoint)
+    deployed = deployed_connector(local_deployment.endpoint, CONNECTOR)
+    environment = deployed.environment
+    (mapping,) = [
+        m for m in deployed.wiring.stream_mappings if m.function_name == f"{CONNECTOR}-stream"
+    ]
     with (
         fresh_database(postgres_server, "reef_events_warehouse") as warehouse,
         secrets_pointing_at(
-            secrets, {environment[contract.DESTINATION_SECRET_ID]: rds_secret(warehouse)}
+            deployed.client("secretsmanager"),
+            {environment[contract.DESTINATION_SECRET_ID]: rds_secret(warehouse)},
         ),
     ):
         yield {
-            "endpoint": endpoint,
+            "endpoint": deployed.endpoint,
             "environment": environment,
             "stream_arn": mapping.stream_arn,
             "warehouse": warehouse,
-            "client": lambda service: session.client(service, endpoint_url=endpoint),
+            "client": deployed.client,
         }
 
 
