@@ -17,6 +17,7 @@ from generator import console
 from generator.errors import InvalidInput
 from generator.schema import connector_schema
 from generator.specs import load_specs
+from handlers.contracts.spec import ConnectorSpec
 
 app = typer.Typer(
     name="reef",
@@ -27,7 +28,7 @@ app = typer.Typer(
 )
 
 
-def spec_named(connector: str) -> Any:
+def spec_named(connector: str) -> ConnectorSpec:
     """The valid spec of `connector`, or the exit 2 that names the known connectors."""
     try:
         specs = load_specs()
