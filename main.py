@@ -28,12 +28,16 @@ app = typer.Typer(
 )
 
 
-def spec_named(connector: str) -> ConnectorSpec:
-    """The valid spec of `connector`, or the exit 2 that names the known connectors."""
+def valid_specs() -> dict[str, ConnectorSpec]:
+    """Every connector spec by name, or the exit 2 that lists every problem."""
     try:
-        specs = load_specs()
+        return load_specs()
     except InvalidInput as invalid:
         raise console.invalid_input(invalid) from None
+
+
+def spec_named(connector: str, specs: dict[str, ConnectorSpec]) -> ConnectorSpec:
+    """The spec of `connector`, or the exit 2 that names the known connectors."""
     if connector not in specs:
         known = ", ".join(sorted(specs)) or "(none)"
         raise console.invalid(f"no connector named {connector!r}; expected one of: {known}")
@@ -203,7 +207,7 @@ def cost(
     from generator.environments import load_environment
     from generator.operations.cost import EXCLUDED, estimate
 
-    spec = spec_named(connector)
+    spec = spec_named(connector, valid_specs())
     try:
         environment = load_environment(env)
     except InvalidInput as invalid:
@@ -277,10 +281,11 @@ def explain(
     from generator.environments import check_overrides, load_environment
     from generator.operations.explain import explain_connector, explain_units
 
-    spec = spec_named(connector)
+    specs = valid_specs()
+    spec = spec_named(connector, specs)
     if env is not None:
         try:
-            check_overrides(load_environment(env), load_specs())
+            check_overrides(load_environment(env), specs)
         except InvalidInput as invalid:
             raise console.invalid_input(invalid) from None
     if json_output:
@@ -308,13 +313,10 @@ def status(
         render_text,
     )
 
+    specs = valid_specs()
     if connector is not None:
-        chosen = [spec_named(connector)]
+        chosen = [spec_named(connector, specs)]
     else:
-        try:
-            specs = load_specs()
-        except InvalidInput as invalid:
-            raise console.invalid_input(invalid) from None
         chosen = [specs[name] for name in sorted(specs)]
     try:
         environment = load_environment(env)
@@ -476,7 +478,7 @@ def backfill(
                 f"{option} {text!r} is not ISO 8601, such as 2024-05-01T10:15:00Z"
             ) from None
         moments.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    spec = spec_named(connector)
+    spec = spec_named(connector, valid_specs())
     environment, deployed = _deployed(env)
     now = datetime.now(UTC)
     try:
@@ -529,7 +531,7 @@ def redrive(
 
     if queue is not None and queue not in QUEUE_KINDS:
         raise console.invalid(f"--queue {queue!r}: expected extract or load")
-    spec_named(connector)  # an unknown connector is refused before AWS is reached
+    spec_named(connector, valid_specs())  # an unknown connector is refused before AWS
     _, deployed = _deployed(env)
     kinds = (queue,) if queue else QUEUE_KINDS
     try:
